@@ -1,0 +1,67 @@
+"""Ports: every outside thing the application talks to, as ``typing.Protocol``.
+
+Adapters live in ``smdh.adapters.{memory,embedded,aws}``; each port has one contract test
+suite in ``tests/`` that every adapter passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+import attrs
+
+from smdh.domain.shared.events import DomainEvent
+
+
+@attrs.frozen
+class StoredEvent:
+    """A domain event with its global position in the store (for projections and audit)."""
+
+    position: int
+    event: DomainEvent
+
+
+class EventStore(Protocol):
+    """Append-only event streams with optimistic concurrency on (aggregate id, version).
+
+    ``append`` takes the new events of one or more aggregates and stores all of them or none.
+    For each aggregate the events' versions must continue its stream exactly (the first new
+    version is the current version + 1); if another writer got there first the whole append
+    fails with ``ConcurrencyConflict``.
+    """
+
+    def append(self, events: Sequence[DomainEvent]) -> None: ...
+
+    def load(self, aggregate_id: str, after_version: int = 0) -> list[DomainEvent]: ...
+
+    def current_version(self, aggregate_id: str) -> int: ...
+
+    def read_all(
+        self, after_position: int = 0, limit: int = 1000, tenant_id: str | None = None
+    ) -> list[StoredEvent]:
+        """Events in global order; ``tenant_id`` restricts to one tenant's events."""
+        ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware, in UTC."""
+        ...
+
+
+class IdGenerator(Protocol):
+    def new_id(self, prefix: str = "") -> str: ...
+
+    def new_secret(self) -> str:
+        """A high-entropy secret for device credentials or one-time tokens."""
+        ...
+
+
+class SecretHasher(Protocol):
+    """One-way hashing for passwords and device secrets (we store only hashes)."""
+
+    def hash(self, secret: str) -> str: ...
+
+    def verify(self, secret: str, hashed: str) -> bool: ...

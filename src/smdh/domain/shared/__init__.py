@@ -1,0 +1,1 @@
+"""Shared kernel: identifiers, errors, events and the event-sourced aggregate base."""
