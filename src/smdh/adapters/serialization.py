@@ -9,6 +9,7 @@ classes can evolve without rewriting history.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -71,7 +72,11 @@ class UnknownEventType(Exception):
 
 def _all_subclasses(cls: type[DomainEvent]) -> Iterable[type[DomainEvent]]:
     for sub in cls.__subclasses__():
-        yield sub
+        # attrs replaces a class by its slotted copy; the discarded original can linger in
+        # __subclasses__ until garbage-collected, so keep only the class its module exports.
+        module = sys.modules.get(sub.__module__)
+        if getattr(module, sub.__qualname__, None) is sub:
+            yield sub
         yield from _all_subclasses(sub)
 
 

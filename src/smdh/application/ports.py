@@ -65,3 +65,45 @@ class SecretHasher(Protocol):
     def hash(self, secret: str) -> str: ...
 
     def verify(self, secret: str, hashed: str) -> bool: ...
+
+
+# --- identity: access tokens (local issuer or Amazon Cognito) ---------------------------------
+
+from smdh.application.principals import Principal  # noqa: E402  (section appended to the file)
+
+
+@attrs.frozen
+class IssuedToken:
+    """An access token as the token endpoint returns it (RFC 6749 section 5.1)."""
+
+    access_token: str
+    expires_in: int
+    token_type: str = "Bearer"  # noqa: S105  (a scheme name, not a secret)
+
+
+class TokenVerifier(Protocol):
+    def verify(self, token: str) -> Principal:
+        """The principal a bearer token proves; raises ``AuthenticationFailed`` otherwise."""
+        ...
+
+
+class TokenIssuer(Protocol):
+    def issue(self, principal: Principal, ttl_seconds: int | None = None) -> IssuedToken:
+        """A signed access token for ``principal``; the issuer's default lifetime if None."""
+        ...
+
+
+class CredentialStore(Protocol):
+    """Password hashes of people (operators and tenant users), kept apart from events.
+
+    Passwords are secrets, not business facts: they never enter the event store, so erasing
+    a tenant's people is deleting rows here. ``tenant_id`` is ``None`` for operators.
+    """
+
+    def set_password_hash(self, tenant_id: str | None, user_id: str, password_hash: str) -> None: ...
+
+    def password_hash(self, tenant_id: str | None, user_id: str) -> str | None: ...
+
+    def delete(self, tenant_id: str | None, user_id: str) -> None: ...
+
+    def delete_tenant(self, tenant_id: str) -> int: ...

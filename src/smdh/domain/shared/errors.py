@@ -70,11 +70,11 @@ class InvariantViolation(DomainError):
     code = "invariant-violation"
 
 
-class TenantSuspended(InvariantViolation):
+class TenantIsSuspended(InvariantViolation):
     code = "tenant-suspended"
 
 
-class DeviceDecommissioned(InvariantViolation):
+class DeviceIsDecommissioned(InvariantViolation):
     code = "device-decommissioned"
 
 

@@ -1,0 +1,71 @@
+"""Local sign-in: who is this person, and may they have a token?
+
+Membership and role come from the tenant directory (the event-sourced truth); only the
+password hash comes from the credential store. A removed member can no longer sign in even
+if a hash is left behind, and a suspended tenant's users cannot sign in.
+"""
+
+from __future__ import annotations
+
+from smdh.application.principals import AuthenticationFailed, Principal
+from smdh.application.ports import CredentialStore, SecretHasher
+from smdh.application.projections import TenantDirectory
+from smdh.domain.shared.errors import NotFound, ValidationError
+from smdh.domain.shared.ids import TenantId, UserId
+from smdh.domain.tenancy.tenant import TenantStatus
+
+MIN_PASSWORD_LENGTH = 10
+# Verifying against a dummy hash when the user is unknown keeps the response time the same,
+# so timing does not reveal which user names exist.
+_DUMMY_SECRET = "not-a-real-password-0000"
+
+
+class IdentityService:
+    def __init__(
+        self, directory: TenantDirectory, credentials: CredentialStore, hasher: SecretHasher
+    ) -> None:
+        self._directory = directory
+        self._credentials = credentials
+        self._hasher = hasher
+        self._dummy_hash = ""
+
+    def set_operator_password(self, name: str, password: str) -> Principal:
+        principal = Principal.operator(UserId(name))
+        self._credentials.set_password_hash(None, principal.subject, self._hash(password))
+        return principal
+
+    def set_user_password(self, tenant_id: TenantId, user_id: UserId, password: str) -> Principal:
+        member = self._directory.user(tenant_id, user_id)
+        if member is None:
+            raise NotFound(f"user {user_id} not found")
+        self._credentials.set_password_hash(tenant_id, user_id, self._hash(password))
+        return Principal.user(tenant_id, user_id, member.role)
+
+    def authenticate(self, tenant_id: str | None, username: str, password: str) -> Principal:
+        stored = None
+        if UserId.is_valid(username) and (tenant_id is None or TenantId.is_valid(tenant_id)):
+            stored = self._credentials.password_hash(tenant_id, username)
+        if stored is None:
+            self._hasher.verify(password, self._dummy())
+            raise AuthenticationFailed("unknown user or wrong password")
+        if not self._hasher.verify(password, stored):
+            raise AuthenticationFailed("unknown user or wrong password")
+        if tenant_id is None:
+            return Principal.operator(username)
+        tenant = self._directory.tenant(tenant_id)
+        member = self._directory.user(tenant_id, username)
+        if tenant is None or member is None or tenant.status is not TenantStatus.ACTIVE:
+            raise AuthenticationFailed("unknown user or wrong password")
+        return Principal.user(tenant_id, username, member.role)
+
+    def _hash(self, password: str) -> str:
+        if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+            raise ValidationError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+        if len(password) > 1024:
+            raise ValidationError("password is longer than 1024 characters")
+        return self._hasher.hash(password)
+
+    def _dummy(self) -> str:
+        if not self._dummy_hash:
+            self._dummy_hash = self._hasher.hash(_DUMMY_SECRET)
+        return self._dummy_hash
