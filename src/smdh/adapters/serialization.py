@@ -8,6 +8,7 @@ classes can evolve without rewriting history.
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from collections.abc import Callable, Iterable
@@ -142,8 +143,9 @@ class EventSerializer:
 
 
 def _import_domain_events() -> None:
-    # Importing the aggregate modules registers their event classes as subclasses.
-    import smdh.domain.alerts.rules
-    import smdh.domain.assets.device
-    import smdh.domain.tenancy.site
-    import smdh.domain.tenancy.tenant  # noqa: F401
+    # Importing the aggregate modules registers their event classes as subclasses; done
+    # lazily so that tests can build a serializer of their own event classes only.
+    importlib.import_module("smdh.domain.alerts.rules")
+    importlib.import_module("smdh.domain.assets.device")
+    importlib.import_module("smdh.domain.tenancy.site")
+    importlib.import_module("smdh.domain.tenancy.tenant")

@@ -7,8 +7,8 @@ if a hash is left behind, and a suspended tenant's users cannot sign in.
 
 from __future__ import annotations
 
-from smdh.application.principals import AuthenticationFailed, Principal
 from smdh.application.ports import CredentialStore, SecretHasher
+from smdh.application.principals import AuthenticationFailed, Principal
 from smdh.application.projections import TenantDirectory
 from smdh.domain.shared.errors import NotFound, ValidationError
 from smdh.domain.shared.ids import TenantId, UserId
@@ -17,7 +17,7 @@ from smdh.domain.tenancy.tenant import TenantStatus
 MIN_PASSWORD_LENGTH = 10
 # Verifying against a dummy hash when the user is unknown keeps the response time the same,
 # so timing does not reveal which user names exist.
-_DUMMY_SECRET = "not-a-real-password-0000"
+_DUMMY_SECRET = "not-a-real-password-0000"  # noqa: S105 - compared against, never accepted
 
 
 class IdentityService:

@@ -100,7 +100,9 @@ class CredentialStore(Protocol):
     a tenant's people is deleting rows here. ``tenant_id`` is ``None`` for operators.
     """
 
-    def set_password_hash(self, tenant_id: str | None, user_id: str, password_hash: str) -> None: ...
+    def set_password_hash(
+        self, tenant_id: str | None, user_id: str, password_hash: str
+    ) -> None: ...
 
     def password_hash(self, tenant_id: str | None, user_id: str) -> str | None: ...
 

@@ -24,7 +24,7 @@ from smdh.domain.shared.ids import DeviceId, TenantId, UserId
 from smdh.domain.tenancy.roles import Role
 
 
-class AuthenticationFailed(DomainError):  # noqa: N818  (house style: no Error suffix)
+class AuthenticationFailed(DomainError):
     """Credentials missing, malformed, expired or not ours (HTTP 401).
 
     The message is a short reason fit for a response body; it never contains key material.

@@ -1,8 +1,9 @@
-"""Read models kept current from domain events: the device registry and the tenant directory.
+"""Read models kept current from domain events: the device registry and tenant directory.
 
-They live in memory and follow the event store's global order (``catch_up``): at start, after
-each command, and on a timer in long-running processes. Lookups are dictionary reads, so the ingest path can ask
-"which tenant, site and sensor type is this device?" per reading without a store round trip.
+They live in memory and follow the event store's global order (``catch_up``): at start,
+after each command, and on a timer in long-running processes. Lookups are dictionary reads,
+so the ingest path can ask "which tenant, site and sensor type is this device?" per reading
+without a store round trip.
 Every lookup takes the tenant: there is no way to ask for a device without saying whose.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 import attrs
 
@@ -175,7 +177,7 @@ class DeviceRegistry(Projection):
         entry = self._devices.get(key)
         if entry is None:
             return
-        changes: dict[str, object] = {"version": event.version}
+        changes: dict[str, Any] = {"version": event.version}
         match event:
             case d.DeviceProfileChanged(profile=p):
                 changes.update(
@@ -282,7 +284,7 @@ class TenantDirectory(Projection):
         entry = self.rules.get(key)
         if entry is None:
             return
-        changes: dict[str, object] = {"version": event.version}
+        changes: dict[str, Any] = {"version": event.version}
         if isinstance(event, r.AlertRuleUpdated):
             changes["definition"] = event.definition
         elif isinstance(event, r.AlertRuleEnabled | r.AlertRuleDisabled):
@@ -291,7 +293,7 @@ class TenantDirectory(Projection):
 
     def _apply_tenant_change(self, event: DomainEvent) -> None:
         tn = event.tenant_id
-        changes: dict[str, object] = {"version": event.version}
+        changes: dict[str, Any] = {"version": event.version}
         match event:
             case t.TenantRenamed():
                 changes["name"] = event.name

@@ -78,7 +78,9 @@ def tenant_list(_args: argparse.Namespace, container: Container) -> Any:
 
 
 def tenant_suspend(args: argparse.Namespace, container: Container) -> Any:
-    command = c.SuspendTenant(principal=OPERATOR, tenant_id=TenantId(args.tenant), reason=args.reason)
+    command = c.SuspendTenant(
+        principal=OPERATOR, tenant_id=TenantId(args.tenant), reason=args.reason
+    )
     return {"tenant_id": args.tenant, "version": _app(container).execute(command)}
 
 
@@ -197,6 +199,9 @@ def serve(args: argparse.Namespace, container: Container) -> Any:
 # --- parser --------------------------------------------------------------------------------
 
 
+Groups = dict[str, "argparse._SubParsersAction[argparse.ArgumentParser]"]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smdh", description="Smart Manufacturing Data Hub")
     parser.add_argument("--version", action="version", version=f"smdh {__version__}")
@@ -211,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mqtt", default=None, help="external broker URL instead of the embedded one")
     p.set_defaults(action=serve)
 
-    groups: dict[str, argparse._SubParsersAction[argparse.ArgumentParser]] = {}
+    groups: Groups = {}
     for name, text in (
         ("tenant", "manage tenants"),
         ("site", "manage a tenant's sites"),
@@ -222,7 +227,14 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         group = sub.add_parser(name, help=text)
         groups[name] = group.add_subparsers(dest="verb", metavar="ACTION", required=True)
+    _tenant_commands(groups)
+    _site_and_user_commands(groups)
+    _device_commands(groups)
+    _identity_commands(groups)
+    return parser
 
+
+def _tenant_commands(groups: Groups) -> None:
     p = groups["tenant"].add_parser("create", help="register a tenant")
     p.add_argument("tenant", help="tenant id: lowercase slug, e.g. acme")
     p.add_argument("--name", required=True)
@@ -239,6 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("tenant")
     p.set_defaults(action=tenant_reactivate)
 
+
+def _site_and_user_commands(groups: Groups) -> None:
     p = groups["site"].add_parser("create", help="register a site")
     p.add_argument("--tenant", required=True)
     p.add_argument("site")
@@ -267,6 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password", required=True)
     p.set_defaults(action=user_password)
 
+
+def _device_commands(groups: Groups) -> None:
     p = groups["device"].add_parser("register", help="register a device (prints its secret once)")
     p.add_argument("--tenant", required=True)
     p.add_argument("device")
@@ -282,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--type")
     p.set_defaults(action=device_list)
 
+
+def _identity_commands(groups: Groups) -> None:
     p = groups["operator"].add_parser("create", help="create a platform operator, print a token")
     p.add_argument("name")
     p.add_argument("--password", required=True)
@@ -292,7 +310,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--username", required=True)
     p.add_argument("--password", required=True)
     p.set_defaults(action=token_issue)
-    return parser
 
 
 def _print(result: Any, as_json: bool) -> None:

@@ -114,7 +114,5 @@ def build_container(
     if profile not in ("local", "memory"):
         raise ValueError(f"unknown profile {profile!r}; known: local, memory")
     container = Container()
-    container.config.from_dict(
-        {"profile": profile, "data_dir": str(resolve_data_dir(data_dir))}
-    )
+    container.config.from_dict({"profile": profile, "data_dir": str(resolve_data_dir(data_dir))})
     return container

@@ -47,8 +47,10 @@ async def run_demo(container: Container, host: str, port: int, args: argparse.Na
         print(f"  data directory: {container.config.data_dir()}")
         print(f"  credentials:    {demo_file}")
         print(f"  devices:        {len(content['devices'])}  tenant: {DEMO_TENANT}")
-        print("  try: curl -H \"Authorization: Bearer $(python3 -c 'import json;print(json.load("
-              f"open(\"{demo_file}\"))[\"admin\"][\"token\"])')\" {base_url}/v1/devices")
+        print(
+            "  try: curl -H \"Authorization: Bearer $(python3 -c 'import json;print(json.load("
+            f'open("{demo_file}"))["admin"]["token"])\')" {base_url}/v1/devices'
+        )
         print("Ctrl-C to stop.", flush=True)
 
     await run_hub(container, host, port, on_started=started)

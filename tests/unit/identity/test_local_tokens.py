@@ -389,6 +389,7 @@ _CLAIM_VALUES = _JSON | st.sampled_from(["user", "device", "operator", "acme", "
 )
 def test_signed_tokens_with_arbitrary_claims_verify_or_fail_cleanly(
     fuzz_authority: LocalTokenAuthority,
+    *,
     kind: Any,
     tenant: Any,
     role: Any,

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from smdh.domain.metrics.aqi import (
+    Breakpoint,
     PM10_BREAKPOINTS,
     PM25_BREAKPOINTS,
     aqi_category,
@@ -79,10 +80,10 @@ def test_truncation() -> None:
 
 
 def test_rounding_is_half_up_not_to_even() -> None:
-    # 0.0..9.0 -> 0..50: 0.9 gives exactly 5.0; find a .5 case in PM10: 0..54 -> 0..50
-    # 27 -> 25.0; 81/50 ... use the formula directly: 2.5 must round to 3
-    assert sub_index(2.7, PM10_BREAKPOINTS) == 3  # 2.5 exactly
-    assert sub_index(0.9, PM25_BREAKPOINTS) == 5
+    table = (Breakpoint(0, 10, 0, 50),)  # 5 index points per ug/m3: 0.5 -> exactly 2.5
+    assert sub_index(0.5, table) == 3  # round() would give 2
+    assert sub_index(0.3, table) == 2  # 1.5 -> 2 either way
+    assert sub_index(0.1, table) == 1  # 0.5 -> 1
 
 
 def test_unusable_concentrations() -> None:

@@ -25,7 +25,8 @@ class SqliteCredentialStore:
         with self._lock:
             self._conn.execute(
                 "INSERT INTO credentials (tenant_id, user_id, password_hash) VALUES (?, ?, ?)"
-                " ON CONFLICT (tenant_id, user_id) DO UPDATE SET password_hash = excluded.password_hash",
+                " ON CONFLICT (tenant_id, user_id)"
+                " DO UPDATE SET password_hash = excluded.password_hash",
                 (tenant_id or "", user_id, password_hash),
             )
 
@@ -46,9 +47,7 @@ class SqliteCredentialStore:
 
     def delete_tenant(self, tenant_id: str) -> int:
         with self._lock:
-            cursor = self._conn.execute(
-                "DELETE FROM credentials WHERE tenant_id = ?", (tenant_id,)
-            )
+            cursor = self._conn.execute("DELETE FROM credentials WHERE tenant_id = ?", (tenant_id,))
         return cursor.rowcount
 
     def close(self) -> None:

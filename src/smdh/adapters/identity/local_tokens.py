@@ -26,7 +26,10 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 
 from smdh.application.ports import IssuedToken
 from smdh.application.principals import AuthenticationFailed, Principal, PrincipalKind
@@ -70,7 +73,7 @@ class LocalTokenAuthority:
         self.default_ttl_seconds = default_ttl_seconds
         self.leeway_seconds = check_leeway(leeway_seconds)
         self._clock = clock or utc_now
-        self._key: Ed25519PrivateKey | None = None
+        self._key_pair: tuple[Ed25519PrivateKey, Ed25519PublicKey] | None = None
         self._key_id = ""
         self._lock = threading.Lock()
 
@@ -78,13 +81,17 @@ class LocalTokenAuthority:
 
     def load_or_create(self) -> Ed25519PrivateKey:
         """The signing key: read from ``key_path``, or generated and saved there (mode 0600)."""
+        return self._load_key_pair()[0]
+
+    def _load_key_pair(self) -> tuple[Ed25519PrivateKey, Ed25519PublicKey]:
         with self._lock:
-            if self._key is None:
+            if self._key_pair is None:
                 if not self.key_path.exists():
                     _write_new_key(self.key_path)
-                self._key = _read_key(self.key_path)
-                self._key_id = _key_id(self._key)
-            return self._key
+                private_key = _read_key(self.key_path)
+                self._key_pair = (private_key, private_key.public_key())
+                self._key_id = _key_id(private_key)
+            return self._key_pair
 
     @property
     def key_id(self) -> str:
@@ -119,11 +126,10 @@ class LocalTokenAuthority:
 
     def verify(self, token: str) -> Principal:
         check_token_shape(token)
-        public_key = self.load_or_create().public_key()
         try:
             claims = jwt.decode(
                 token,
-                public_key,
+                self._load_key_pair()[1],
                 algorithms=[ALGORITHM],  # pinned: never taken from the token header
                 audience=self.audience,
                 issuer=self.issuer,

@@ -13,7 +13,7 @@ from smdh.application.unit_of_work import UnitOfWork
 from smdh.domain.assets.device import Device, DeviceProfile, device_aggregate_id
 from smdh.domain.sensors.registry import SensorRegistry
 from smdh.domain.shared.errors import AlreadyExists, InvariantViolation, NotFound
-from smdh.domain.shared.ids import DeviceId, TenantId
+from smdh.domain.shared.ids import DeviceId, SiteId, TenantId
 from smdh.domain.tenancy.roles import Role
 from smdh.domain.tenancy.site import site_aggregate_id
 
@@ -42,7 +42,7 @@ def load_device(uow: UnitOfWork, command: c.TenantCommand, device_id: DeviceId) 
     )
 
 
-def _ensure_site(uow: UnitOfWork, command: c.TenantCommand, site_id: str) -> None:
+def _ensure_site(uow: UnitOfWork, command: c.TenantCommand, site_id: SiteId) -> None:
     if not uow.exists(site_aggregate_id(command.tenant_id, site_id)):
         raise NotFound(f"site {site_id} not found")
 

@@ -39,8 +39,7 @@ def register_tenant(command: c.RegisterTenant, uow: UnitOfWork, clock: Clock) ->
     defaults = TenantQuotas()
     quotas = TenantQuotas(
         max_devices=command.max_devices or defaults.max_devices,
-        max_readings_per_second=command.max_readings_per_second
-        or defaults.max_readings_per_second,
+        max_readings_per_second=command.max_readings_per_second or defaults.max_readings_per_second,
     )
     tenant = Tenant.register(command.tenant_id, command.name, context(command, clock), quotas)
     uow.add(tenant)

@@ -7,6 +7,7 @@ registry is domain data, but which types exist is a deployment fact).
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 
 import attrs
@@ -94,7 +95,7 @@ class RuleDefinition:
             raise ValidationError("threshold must be a number or, for eq/ne, text")
         if isinstance(threshold, str) and comp not in (Comparison.EQ, Comparison.NE):
             raise ValidationError("a text threshold only works with eq or ne")
-        if isinstance(threshold, float) and threshold != threshold:
+        if isinstance(threshold, float) and not math.isfinite(threshold):
             raise ValidationError("threshold must be a finite number")
         if comp is Comparison.OUTSIDE:
             if threshold_high is None or isinstance(threshold, str):

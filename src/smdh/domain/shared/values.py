@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 
@@ -14,7 +15,9 @@ _COLOUR = re.compile(r"#[0-9A-Fa-f]{6}")
 _URL = re.compile(r"https?://[^\s\"'<>]{1,2040}")
 
 
-def bounded_text(value: object, field: str, *, max_length: int = 200, allow_empty: bool = False) -> str:
+def bounded_text(
+    value: object, field: str, *, max_length: int = 200, allow_empty: bool = False
+) -> str:
     if not isinstance(value, str):
         raise ValidationError(f"{field} must be text")
     text = value.strip()
@@ -45,7 +48,7 @@ def scalar_map(
         elif isinstance(value, bool | int):
             pass
         elif isinstance(value, float):
-            if value != value or value in (float("inf"), float("-inf")):
+            if not math.isfinite(value):
                 raise ValidationError(f"{field}.{key} must be a finite number")
         else:
             raise ValidationError(f"{field}.{key} must be text, a number or true/false")

@@ -77,7 +77,9 @@ class SiteDetails:
             name=bounded_text(name, "name"),
             timezone=valid_timezone(timezone),
             address=bounded_text(address, "address", max_length=500, allow_empty=True),
-            tariff_ref=bounded_text(tariff_ref, "tariff_ref", max_length=128) if tariff_ref else None,
+            tariff_ref=bounded_text(tariff_ref, "tariff_ref", max_length=128)
+            if tariff_ref
+            else None,
             shifts=tuple(shifts),
         )
 

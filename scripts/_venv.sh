@@ -1,0 +1,39 @@
+# Shared by scripts/smdh and scripts/test: a project-local virtual environment in .venv,
+# created on first use and re-installed only when pyproject.toml changes.
+# Needs nothing but Python >= 3.11 with pip.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${SMDH_VENV:-$ROOT/.venv}"
+
+find_python() {
+  for candidate in "${PYTHON:-}" python3.13 python3.12 python3.11 python3 python; do
+    [ -n "$candidate" ] || continue
+    if command -v "$candidate" >/dev/null 2>&1 &&
+       "$candidate" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+      echo "$candidate"; return 0
+    fi
+  done
+  echo "SMDH needs Python 3.11 or newer on PATH (set PYTHON=/path/to/python3.11)" >&2
+  return 1
+}
+
+ensure_venv() {  # $1: pip extras, e.g. "test" or ""
+  local extras="$1" py stamp want
+  if [ ! -x "$VENV/bin/python" ]; then
+    py="$(find_python)" || exit 1
+    echo "Creating virtual environment in $VENV ..." >&2
+    if ! "$py" -m venv "$VENV" 2>/dev/null; then
+      # Some distributions ship Python without the venv module; virtualenv does the same job.
+      "$py" -m pip install --quiet --user virtualenv >&2
+      "$py" -m virtualenv --quiet "$VENV" >&2
+    fi
+  fi
+  stamp="$VENV/.smdh-installed${extras:+-$extras}"
+  want="$(cat "$ROOT/pyproject.toml" | cksum)"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "Installing SMDH${extras:+ with [$extras]} into $VENV (first run takes a minute) ..." >&2
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip >&2
+    "$VENV/bin/python" -m pip install --quiet -e "$ROOT${extras:+[$extras]}" >&2
+    echo "$want" > "$stamp"
+  fi
+}
