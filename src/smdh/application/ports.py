@@ -13,6 +13,7 @@ from typing import Protocol
 import attrs
 
 from smdh.domain.shared.events import DomainEvent
+from smdh.domain.telemetry import Bucket, DeadLetter, DeviceSample, MeasurePoint
 
 
 @attrs.frozen
@@ -109,3 +110,54 @@ class CredentialStore(Protocol):
     def delete(self, tenant_id: str | None, user_id: str) -> None: ...
 
     def delete_tenant(self, tenant_id: str) -> int: ...
+
+
+class TelemetryStore(Protocol):
+    """Time series of device samples. Every query is scoped by tenant inside the adapter.
+
+    ``write`` returns only once the samples are durable, and is idempotent: a sample with the
+    same (tenant, device, timestamp) replaces the measures it carries, so redelivery never
+    duplicates a point.
+    """
+
+    def write(self, samples: Sequence[DeviceSample]) -> None: ...
+
+    def latest(self, tenant_id: str, device_id: str) -> list[MeasurePoint]:
+        """The most recent value of each measure of one device."""
+        ...
+
+    def query_range(
+        self,
+        tenant_id: str,
+        device_id: str,
+        start: float,
+        end: float,
+        measures: Sequence[str] | None = None,
+        limit: int = 1000,
+    ) -> list[DeviceSample]:
+        """Samples with start <= timestamp < end, oldest first, at most ``limit``."""
+        ...
+
+    def aggregate(
+        self,
+        tenant_id: str,
+        device_id: str,
+        measure: str,
+        start: float,
+        end: float,
+        bucket_seconds: int,
+    ) -> list[Bucket]:
+        """Buckets aligned to multiples of ``bucket_seconds`` since the epoch; no empty ones."""
+        ...
+
+
+class DeadLetterStore(Protocol):
+    def add(self, letters: Sequence[DeadLetter]) -> None: ...
+
+    def list(
+        self, tenant_id: str, *, after_id: int = 0, limit: int = 100
+    ) -> list[tuple[int, DeadLetter]]:
+        """A tenant's dead letters, oldest first, with their ids for paging."""
+        ...
+
+    def count(self, tenant_id: str | None = None) -> int: ...

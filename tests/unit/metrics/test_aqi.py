@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -9,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from smdh.domain.metrics.aqi import (
-    Breakpoint,
     PM10_BREAKPOINTS,
     PM25_BREAKPOINTS,
+    Breakpoint,
     aqi_category,
     instant_aqi,
     pm10_sub_index,
@@ -139,6 +140,6 @@ def test_pm25_index_is_monotonic_and_bounded(a: float, b: float) -> None:
 
 def test_tables_are_contiguous_after_truncation() -> None:
     for table, step in ((PM25_BREAKPOINTS, 0.1), (PM10_BREAKPOINTS, 1.0)):
-        for below, above in zip(table, table[1:], strict=False):
+        for below, above in itertools.pairwise(table):
             assert above.concentration_low == pytest.approx(below.concentration_high + step)
             assert above.index_low == below.index_high + 1

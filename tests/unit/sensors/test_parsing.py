@@ -8,13 +8,9 @@ from datetime import UTC, datetime
 import pytest
 from returns.result import Failure, Success
 
-from smdh.domain.sensors.base import (
-    MAX_SAMPLES_PER_PAYLOAD,
-    InvalidPayload,
-    Reading,
-    SensorType,
-)
+from smdh.domain.sensors.base import MAX_SAMPLES_PER_PAYLOAD, Reading, SensorType
 from smdh.domain.sensors.registry import default_registry
+from smdh.domain.shared.errors import InvalidPayload
 
 NOW = 1_717_000_000.0  # 2024-05-29T16:26:40Z
 
@@ -32,9 +28,9 @@ SCAN = sensor("job_scan")
 def reading(sensor_type: SensorType, payload: object) -> Reading:
     result = sensor_type.parse(payload, now=NOW)
     assert isinstance(result, Success), result
-    readings = result.unwrap()
-    assert len(readings) == 1
-    return readings[0]
+    (only,) = result.unwrap()
+    assert isinstance(only, Reading)
+    return only
 
 
 def failure(sensor_type: SensorType, payload: object) -> InvalidPayload:
@@ -250,13 +246,25 @@ def test_null_means_not_measured() -> None:
             2e12,
             "kwh_cumulative 2000000000000.0 is outside the plausible range 0..1000000000000 kWh",
         ),
-        (MACHINE, "temperature_c", 500.5, "temperature_c 500.5 is outside the plausible range "
-         "-50..500 °C"),
+        (
+            MACHINE,
+            "temperature_c",
+            500.5,
+            "temperature_c 500.5 is outside the plausible range -50..500 °C",
+        ),
         (MACHINE, "cycle_count", -1, "cycle_count -1 is below the minimum 0"),
-        (MACHINE, "power_watts", True, "power_watts must be a number, got boolean "
-         "(true/false is not a number)"),
-        (MACHINE, "cycle_count", False, "cycle_count must be a number, got boolean "
-         "(true/false is not a number)"),
+        (
+            MACHINE,
+            "power_watts",
+            True,
+            "power_watts must be a number, got boolean (true/false is not a number)",
+        ),
+        (
+            MACHINE,
+            "cycle_count",
+            False,
+            "cycle_count must be a number, got boolean (true/false is not a number)",
+        ),
         (MACHINE, "temperature_c", math.nan, "temperature_c NaN is not a finite number"),
         (MACHINE, "temperature_c", -math.inf, "temperature_c -Infinity is not a finite number"),
         (MACHINE, "temperature_c", "20", "temperature_c must be a number, got string"),

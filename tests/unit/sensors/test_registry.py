@@ -90,7 +90,7 @@ def test_discovery_of_another_package(tmp_path: Path, monkeypatch: pytest.Monkey
     try:
         assert SensorRegistry.discover("extra_sensor_types").names() == ("thermo",)
         (package / "broken.py").write_text("SENSOR_TYPE = 'not a sensor type'\n")
-        with pytest.raises(TypeError, match="broken.SENSOR_TYPE is a str"):
+        with pytest.raises(TypeError, match=re.escape("broken.SENSOR_TYPE is a str")):
             SensorRegistry.discover("extra_sensor_types")
     finally:
         for name in [m for m in sys.modules if m.startswith("extra_sensor_types")]:
@@ -301,8 +301,10 @@ def test_machine_and_energy_rules_from_the_brief() -> None:
 
 
 def test_air_quality_rules_from_the_brief() -> None:
-    rules = {(r.measure, r.comparison, r.threshold, r.severity) for r in
-             REGISTRY.get("air_quality").default_rules}
+    rules = {
+        (r.measure, r.comparison, r.threshold, r.severity)
+        for r in REGISTRY.get("air_quality").default_rules
+    }
     assert ("co2_ppm", "gt", 2000.0, "warning") in rules
     assert ("co2_ppm", "ge", 5000.0, "critical") in rules
     assert ("aqi_instant", "ge", 101.0, "warning") in rules
