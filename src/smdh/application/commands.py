@@ -20,6 +20,10 @@ from smdh.domain.tenancy.roles import Role
 from smdh.domain.tenancy.site import Shift
 
 
+# Id fields convert (and so validate) on construction: a malformed id is refused with
+# InvalidIdentifier before any handler runs, and can never reach the event store.
+
+
 @attrs.frozen(kw_only=True)
 class Command:
     principal: Principal
@@ -27,7 +31,7 @@ class Command:
 
 @attrs.frozen(kw_only=True)
 class TenantCommand(Command):
-    tenant_id: TenantId
+    tenant_id: TenantId = attrs.field(converter=TenantId)
     expected_version: int | None = None
 
 
@@ -36,7 +40,7 @@ class TenantCommand(Command):
 
 @attrs.frozen(kw_only=True)
 class RegisterTenant(Command):
-    tenant_id: TenantId
+    tenant_id: TenantId = attrs.field(converter=TenantId)
     name: str
     max_devices: int | None = None
     max_readings_per_second: int | None = None
@@ -79,20 +83,20 @@ class ReactivateTenant(TenantCommand):
 
 @attrs.frozen(kw_only=True)
 class InviteUser(TenantCommand):
-    user_id: UserId
+    user_id: UserId = attrs.field(converter=UserId)
     email: str
     role: Role
 
 
 @attrs.frozen(kw_only=True)
 class ChangeUserRole(TenantCommand):
-    user_id: UserId
+    user_id: UserId = attrs.field(converter=UserId)
     role: Role
 
 
 @attrs.frozen(kw_only=True)
 class RemoveUser(TenantCommand):
-    user_id: UserId
+    user_id: UserId = attrs.field(converter=UserId)
 
 
 # --- sites ---------------------------------------------------------------------------------
@@ -100,7 +104,7 @@ class RemoveUser(TenantCommand):
 
 @attrs.frozen(kw_only=True)
 class RegisterSite(TenantCommand):
-    site_id: SiteId
+    site_id: SiteId = attrs.field(converter=SiteId)
     name: str
     timezone: str
     address: str = ""
@@ -110,7 +114,7 @@ class RegisterSite(TenantCommand):
 
 @attrs.frozen(kw_only=True)
 class ChangeSiteDetails(TenantCommand):
-    site_id: SiteId
+    site_id: SiteId = attrs.field(converter=SiteId)
     name: str
     timezone: str
     address: str = ""
@@ -123,8 +127,8 @@ class ChangeSiteDetails(TenantCommand):
 
 @attrs.frozen(kw_only=True)
 class RegisterDevice(TenantCommand):
-    device_id: DeviceId
-    site_id: SiteId
+    device_id: DeviceId = attrs.field(converter=DeviceId)
+    site_id: SiteId = attrs.field(converter=SiteId)
     sensor_type: str
     name: str
     metadata: Mapping[str, object] = attrs.field(factory=dict)
@@ -133,8 +137,8 @@ class RegisterDevice(TenantCommand):
 
 @attrs.frozen(kw_only=True)
 class ChangeDeviceProfile(TenantCommand):
-    device_id: DeviceId
-    site_id: SiteId
+    device_id: DeviceId = attrs.field(converter=DeviceId)
+    site_id: SiteId = attrs.field(converter=SiteId)
     name: str
     metadata: Mapping[str, object] = attrs.field(factory=dict)
     ideal_cycle_time_s: float | None = None
@@ -142,24 +146,24 @@ class ChangeDeviceProfile(TenantCommand):
 
 @attrs.frozen(kw_only=True)
 class SetDesiredConfiguration(TenantCommand):
-    device_id: DeviceId
+    device_id: DeviceId = attrs.field(converter=DeviceId)
     configuration: Mapping[str, object]
 
 
 @attrs.frozen(kw_only=True)
 class RecordReportedConfiguration(TenantCommand):
-    device_id: DeviceId
+    device_id: DeviceId = attrs.field(converter=DeviceId)
     configuration: Mapping[str, object]
 
 
 @attrs.frozen(kw_only=True)
 class RotateDeviceCredentials(TenantCommand):
-    device_id: DeviceId
+    device_id: DeviceId = attrs.field(converter=DeviceId)
 
 
 @attrs.frozen(kw_only=True)
 class DecommissionDevice(TenantCommand):
-    device_id: DeviceId
+    device_id: DeviceId = attrs.field(converter=DeviceId)
     reason: str = ""
 
 
@@ -168,7 +172,7 @@ class DecommissionDevice(TenantCommand):
 
 @attrs.frozen(kw_only=True)
 class DefineAlertRule(TenantCommand):
-    rule_id: RuleId
+    rule_id: RuleId = attrs.field(converter=RuleId)
     name: str
     scope: RuleScope
     measure: str
@@ -187,14 +191,14 @@ class UpdateAlertRule(DefineAlertRule):
 
 @attrs.frozen(kw_only=True)
 class EnableAlertRule(TenantCommand):
-    rule_id: RuleId
+    rule_id: RuleId = attrs.field(converter=RuleId)
 
 
 @attrs.frozen(kw_only=True)
 class DisableAlertRule(TenantCommand):
-    rule_id: RuleId
+    rule_id: RuleId = attrs.field(converter=RuleId)
 
 
 @attrs.frozen(kw_only=True)
 class DeleteAlertRule(TenantCommand):
-    rule_id: RuleId
+    rule_id: RuleId = attrs.field(converter=RuleId)

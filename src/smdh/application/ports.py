@@ -161,3 +161,16 @@ class DeadLetterStore(Protocol):
         ...
 
     def count(self, tenant_id: str | None = None) -> int: ...
+
+
+class IngestMetrics(Protocol):
+    """Operational counters of the ingest path (Prometheus locally, CloudWatch EMF on AWS)."""
+
+    def observe_batch(
+        self,
+        accepted: int,
+        rejected_by_code: dict[str, int],
+        batch_seconds: float,
+        queue_depth: int,
+        latencies_s: Sequence[float],
+    ) -> None: ...

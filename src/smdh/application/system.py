@@ -51,6 +51,9 @@ class Application:
         return self.devices.catch_up(self.events) + self.directory.catch_up(self.events)
 
     def handle(self, command: Command) -> Result[Any, DomainError]:
+        # Read models first catch up with writes of other processes (the CLI next to a
+        # running hub), so checks such as the device quota see them.
+        self.refresh()
         result = self.bus.handle(command)
         self.refresh()
         return result

@@ -9,6 +9,7 @@ import pytest
 from returns.result import Failure, Success
 
 from smdh.domain.sensors.base import MAX_SAMPLES_PER_PAYLOAD, Reading, SensorType
+from smdh.domain.sensors.parsing import REASON_CODES
 from smdh.domain.sensors.registry import default_registry
 from smdh.domain.shared.errors import InvalidPayload
 
@@ -408,3 +409,99 @@ def test_job_scan_rules(changes: dict[str, object], field: str, needle: str) -> 
     error = failure(SCAN, payload)
     assert error.field == field
     assert needle in error.message
+
+
+# --- reason codes --------------------------------------------------------------------------
+
+BASE: dict[str, object] = {"timestamp": NOW}
+SCAN_BASE: dict[str, object] = {"timestamp": NOW, "job_id": "J-1", "location_id": "L-1"}
+
+REASON_CASES: list[tuple[str, SensorType, object]] = [
+    # the payload as a whole
+    ("bad-shape", MACHINE, "text"),
+    ("bad-shape", MACHINE, None),
+    ("bad-shape", MACHINE, 42),
+    ("bad-shape", MACHINE, {"samples": {"timestamp": NOW}}),
+    ("no-samples", MACHINE, []),
+    ("no-samples", MACHINE, {"samples": []}),
+    ("too-many-samples", MACHINE, [{"timestamp": NOW, "state": "idle"}] * 1001),
+    ("unknown-field", MACHINE, {"samples": [], "extra": 1}),
+    # one sample
+    ("not-a-sample", MACHINE, ["not an object"]),
+    ("not-a-sample", MACHINE, [[NOW, 1]]),
+    ("unknown-field", MACHINE, {**BASE, "temprature_c": 40}),
+    ("derived-field", ENERGY, {**BASE, "voltage": 230, "power_watts": 100}),
+    ("derived-field", AIR, {**BASE, "aqi_instant": 3}),
+    ("no-measures", AIR, {**BASE, "device_id": "a-1"}),
+    ("no-measures", AIR, {**BASE, "co2_ppm": None}),
+    ("missing-measure", SCAN, {**BASE, "job_id": "J-1"}),
+    ("timestamp-missing", MACHINE, {"state": "idle"}),
+    ("timestamp-missing", MACHINE, {"timestamp": None, "state": "idle"}),
+    ("timestamp-invalid", MACHINE, {"timestamp": "yesterday", "state": "idle"}),
+    ("timestamp-invalid", MACHINE, {"timestamp": "2024-05-29T16:00:00", "state": "idle"}),
+    ("timestamp-invalid", MACHINE, {"timestamp": "2024-05-29T16:00:00Z" + " " * 100}),
+    ("timestamp-invalid", MACHINE, {"timestamp": math.nan, "state": "idle"}),
+    ("timestamp-invalid", MACHINE, {"timestamp": 10**400, "state": "idle"}),
+    ("timestamp-invalid", MACHINE, {"timestamp": True, "state": "idle"}),
+    ("timestamp-invalid", MACHINE, {"timestamp": [NOW], "state": "idle"}),
+    ("timestamp-too-old", MACHINE, {"timestamp": 946_684_799, "state": "idle"}),
+    ("timestamp-too-old", MACHINE, {"timestamp": "1999-12-31T23:59:59Z", "state": "idle"}),
+    ("timestamp-in-future", MACHINE, {"timestamp": NOW + 1200, "state": "idle"}),
+    ("timestamp-in-future", MACHINE, {"timestamp": 10**30, "state": "idle"}),
+    # one value
+    ("out-of-range", AIR, {**BASE, "co2_ppm": -5}),
+    ("out-of-range", MACHINE, {**BASE, "cycle_count": -1}),
+    ("out-of-range", MACHINE, {**BASE, "cycle_count": 2**63}),
+    ("out-of-range", MACHINE, {**BASE, "power_watts": 10**400}),
+    ("wrong-type", MACHINE, {**BASE, "power_watts": True}),
+    ("wrong-type", MACHINE, {**BASE, "temperature_c": "20"}),
+    ("wrong-type", MACHINE, {**BASE, "cycle_count": 3.5}),
+    ("wrong-type", MACHINE, {**BASE, "state": 1}),
+    ("wrong-type", SCAN, {**SCAN_BASE, "scanner_id": 7}),
+    ("not-finite", MACHINE, {**BASE, "temperature_c": math.nan}),
+    ("not-finite", MACHINE, {**BASE, "temperature_c": -math.inf}),
+    ("not-allowed-value", MACHINE, {**BASE, "state": "Running"}),
+    ("not-allowed-value", ENERGY, {**BASE, "phases": 2}),
+    ("too-long", MACHINE, {**BASE, "error_code": "x" * 65}),
+    ("too-long", SCAN, {**SCAN_BASE, "metadata": {"note": "x" * 1100}}),
+    ("invalid-value", SCAN, {**SCAN_BASE, "job_id": "JOB 1"}),
+    ("invalid-value", SCAN, {**SCAN_BASE, "metadata": "{}"}),
+    ("invalid-value", MACHINE, {**BASE, "error_code": True}),
+]
+
+
+@pytest.mark.parametrize(
+    ("reason_code", "sensor_type", "payload"),
+    REASON_CASES,
+    ids=[f"{code}-{i}" for i, (code, _, _) in enumerate(REASON_CASES)],
+)
+def test_reason_codes(reason_code: str, sensor_type: SensorType, payload: object) -> None:
+    good, rejected = sensor_type.partition(payload, now=NOW)
+    assert good == []
+    assert [error.reason_code for error in rejected] == [reason_code]
+    assert rejected[0].code == "invalid-payload"  # the HTTP problem type does not change
+
+
+def test_every_reason_code_is_tested_and_listed() -> None:
+    assert {code for code, _, _ in REASON_CASES} == REASON_CODES
+
+
+def test_reason_codes_follow_the_failing_sample_in_a_batch() -> None:
+    samples = [
+        {"timestamp": NOW, "co2_ppm": 600},
+        {"timestamp": NOW, "co2_ppm": -5},
+        {"timestamp": NOW + 3600, "co2_ppm": 700},
+        "not an object",
+    ]
+    _, rejected = AIR.partition(samples, now=NOW)
+    assert [(e.index, e.reason_code) for e in rejected] == [
+        (1, "out-of-range"),
+        (2, "timestamp-in-future"),
+        (3, "not-a-sample"),
+    ]
+
+
+def test_invalid_payload_reason_code_defaults_to_its_code() -> None:
+    error = InvalidPayload("bad")
+    assert (error.code, error.reason_code) == ("invalid-payload", "invalid-payload")
+    assert InvalidPayload("bad", reason_code="too-long").reason_code == "too-long"

@@ -38,8 +38,12 @@ def register_tenant(command: c.RegisterTenant, uow: UnitOfWork, clock: Clock) ->
         raise AlreadyExists(f"tenant {command.tenant_id} already exists")
     defaults = TenantQuotas()
     quotas = TenantQuotas(
-        max_devices=command.max_devices or defaults.max_devices,
-        max_readings_per_second=command.max_readings_per_second or defaults.max_readings_per_second,
+        max_devices=defaults.max_devices if command.max_devices is None else command.max_devices,
+        max_readings_per_second=(
+            defaults.max_readings_per_second
+            if command.max_readings_per_second is None
+            else command.max_readings_per_second
+        ),
     )
     tenant = Tenant.register(command.tenant_id, command.name, context(command, clock), quotas)
     uow.add(tenant)

@@ -46,6 +46,15 @@ class Channel(StrEnum):
 MAX_DURATION_S = 7 * 24 * 3600
 
 
+def _finite(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(float(value)) and abs(float(value)) < 1e300
+    except OverflowError:
+        return False
+
+
 @attrs.frozen
 class RuleScope:
     """Which devices a rule watches: the whole tenant, a site, a sensor type or one device."""
@@ -95,8 +104,10 @@ class RuleDefinition:
             raise ValidationError("threshold must be a number or, for eq/ne, text")
         if isinstance(threshold, str) and comp not in (Comparison.EQ, Comparison.NE):
             raise ValidationError("a text threshold only works with eq or ne")
-        if isinstance(threshold, float) and not math.isfinite(threshold):
+        if not isinstance(threshold, str) and not _finite(threshold):
             raise ValidationError("threshold must be a finite number")
+        if threshold_high is not None and not _finite(threshold_high):
+            raise ValidationError("threshold_high must be a finite number")
         if comp is Comparison.OUTSIDE:
             if threshold_high is None or isinstance(threshold, str):
                 raise ValidationError("'outside' needs a numeric threshold and threshold_high")

@@ -44,14 +44,27 @@ class UnknownSensorType(ValidationError):
 
 
 class InvalidPayload(ValidationError):
-    """A sensor payload that cannot become readings; ``field`` names the culprit."""
+    """A sensor payload that cannot become readings; ``field`` names the culprit.
+
+    ``code`` stays "invalid-payload" (the HTTP problem type); ``reason_code`` says which rule
+    was broken ("out-of-range", "timestamp-in-future", ...), stable for machines such as the
+    dead-letter queue. The parser's codes are listed in ``smdh.domain.sensors.parsing``.
+    """
 
     code = "invalid-payload"
 
-    def __init__(self, message: str, *, field: str | None = None, index: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        index: int | None = None,
+        reason_code: str = "invalid-payload",
+    ):
         super().__init__(message)
         self.field = field
         self.index = index
+        self.reason_code = reason_code
 
 
 class NotFound(DomainError):

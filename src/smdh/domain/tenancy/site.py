@@ -23,7 +23,7 @@ def valid_timezone(name: str) -> str:
         raise InvalidTimezone(f"timezone {name!r} is not an IANA zone name like Europe/Berlin")
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a zone folder
         raise InvalidTimezone(f"timezone {name!r} is not a known IANA zone") from exc
     return name
 
@@ -40,8 +40,10 @@ class Shift:
     @classmethod
     def create(cls, name: str, weekdays: tuple[int, ...], start: str, end: str) -> Shift:
         name = bounded_text(name, "shift name", max_length=64)
+        if any(isinstance(d, bool) or not isinstance(d, int) for d in weekdays):
+            raise ValidationError(f"shift {name!r}: weekdays must be 0 (Monday) to 6 (Sunday)")
         days = tuple(sorted(set(weekdays)))
-        if not days or any(not isinstance(d, int) or not 0 <= d <= 6 for d in days):
+        if not days or any(not 0 <= d <= 6 for d in days):
             raise ValidationError(f"shift {name!r}: weekdays must be 0 (Monday) to 6 (Sunday)")
         for label, value in (("start", start), ("end", end)):
             if not isinstance(value, str) or _HHMM.fullmatch(value) is None:
