@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from smdh.application.ports import CredentialStore, SecretHasher
 from smdh.application.principals import AuthenticationFailed, Principal
-from smdh.application.projections import TenantDirectory
+from smdh.application.projections import DeviceRegistry, TenantDirectory
 from smdh.domain.shared.errors import NotFound, ValidationError
-from smdh.domain.shared.ids import TenantId, UserId
+from smdh.domain.shared.ids import DeviceId, TenantId, UserId
 from smdh.domain.tenancy.tenant import TenantStatus
 
 MIN_PASSWORD_LENGTH = 10
@@ -69,3 +69,26 @@ class IdentityService:
         if not self._dummy_hash:
             self._dummy_hash = self._hasher.hash(_DUMMY_SECRET)
         return self._dummy_hash
+
+
+class DeviceAuthenticator:
+    """Devices sign in with ``<tenant>:<device>`` and the secret issued at registration.
+
+    Used by the MQTT broker on connect and by ``POST /v1/ingest`` (HTTP Basic). The tenant
+    of the resulting principal is the registry's, so a device can only ever write as itself.
+    """
+
+    def __init__(self, devices: DeviceRegistry, hasher: SecretHasher) -> None:
+        self._devices = devices
+        self._hasher = hasher
+
+    def authenticate(self, username: str, secret: str) -> Principal:
+        tenant_id, sep, device_id = username.partition(":")
+        if not sep or not TenantId.is_valid(tenant_id) or not DeviceId.is_valid(device_id):
+            raise AuthenticationFailed("unknown device or wrong secret")
+        entry = self._devices.lookup(tenant_id, device_id)
+        if entry is None or not self._hasher.verify(secret, entry.credential_hash):
+            raise AuthenticationFailed("unknown device or wrong secret")
+        if not entry.accepts_readings:
+            raise AuthenticationFailed("device is decommissioned")
+        return Principal.device(tenant_id, device_id)

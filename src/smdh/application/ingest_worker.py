@@ -23,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 import attrs
 
 from smdh.application.ingest import BatchResult, IngestPipeline, RawRecord, RecordOutcome
+from smdh.application.live import LiveFeed
+from smdh.application.ports import IngestMetrics
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,22 @@ class _Pending:
 
 
 BatchObserver = Callable[[BatchResult, float, int, list[float]], None]
+
+
+def observe_batches(metrics: IngestMetrics, live: LiveFeed) -> BatchObserver:
+    """After each batch (on the event loop): count it and push its samples to the live view."""
+
+    def observe(result: BatchResult, seconds: float, depth: int, latencies: list[float]) -> None:
+        metrics.observe_batch(
+            sum(o.accepted for o in result.outcomes),
+            result.rejected_by_code,
+            seconds,
+            depth,
+            latencies,
+        )
+        live.publish_samples(result.stored)
+
+    return observe
 
 
 class IngestWorker:

@@ -17,17 +17,27 @@ from typing import Any
 
 from dependency_injector import containers, providers
 
+from smdh.adapters.embedded.dead_letters import SqliteDeadLetterStore
+from smdh.adapters.embedded.prometheus_metrics import PrometheusIngestMetrics
 from smdh.adapters.embedded.sqlite_credentials import SqliteCredentialStore
 from smdh.adapters.embedded.sqlite_event_store import SqliteEventStore
+from smdh.adapters.embedded.telemetry_store import SqliteTelemetryStore
 from smdh.adapters.identity.local_tokens import LocalTokenAuthority
 from smdh.adapters.identity.passwords import ScryptHasher, Sha256SecretHasher
 from smdh.adapters.memory.clock import FixedClock, SequentialIds
 from smdh.adapters.memory.credentials import InMemoryCredentialStore
+from smdh.adapters.memory.dead_letters import InMemoryDeadLetterStore
 from smdh.adapters.memory.event_store import InMemoryEventStore
+from smdh.adapters.memory.metrics import CountingIngestMetrics
+from smdh.adapters.memory.telemetry_store import InMemoryTelemetryStore
 from smdh.adapters.serialization import EventSerializer
 from smdh.adapters.system import RandomIds, SystemClock
-from smdh.application.identity import IdentityService
+from smdh.application.identity import DeviceAuthenticator, IdentityService
+from smdh.application.ingest import IngestPipeline
+from smdh.application.ingest_worker import IngestWorker, observe_batches
+from smdh.application.live import LiveFeed
 from smdh.application.queries import Queries
+from smdh.application.quotas import RateLimiter
 from smdh.application.system import Application
 from smdh.domain.sensors.registry import default_registry
 
@@ -100,6 +110,50 @@ class Container(containers.DeclarativeContainer):
         directory=application.provided.directory,
         credentials=credentials,
         hasher=password_hasher,
+    )
+    telemetry_store: Any = providers.Selector(
+        config.profile,
+        local=providers.Singleton(
+            SqliteTelemetryStore,
+            path=providers.Callable(_in_data_dir, config.data_dir, "telemetry.sqlite3"),
+            registry=sensors,
+        ),
+        memory=providers.Singleton(InMemoryTelemetryStore, registry=sensors),
+    )
+    dead_letters: Any = providers.Selector(
+        config.profile,
+        local=providers.Singleton(
+            SqliteDeadLetterStore,
+            path=providers.Callable(_in_data_dir, config.data_dir, "dead_letters.sqlite3"),
+        ),
+        memory=providers.Singleton(InMemoryDeadLetterStore),
+    )
+    ingest_metrics: Any = providers.Selector(
+        config.profile,
+        local=providers.Singleton(PrometheusIngestMetrics),
+        memory=providers.Singleton(CountingIngestMetrics),
+    )
+    rate_limiter = providers.Singleton(RateLimiter, directory=application.provided.directory)
+    ingest_pipeline = providers.Singleton(
+        IngestPipeline,
+        devices=application.provided.devices,
+        directory=application.provided.directory,
+        sensors=sensors,
+        store=telemetry_store,
+        dead_letters=dead_letters,
+        clock=clock,
+        rate_limiter=rate_limiter,
+    )
+    live_feed = providers.Singleton(LiveFeed)
+    ingest_worker = providers.Singleton(
+        IngestWorker,
+        pipeline=ingest_pipeline,
+        on_batch=providers.Callable(observe_batches, ingest_metrics, live_feed),
+    )
+    device_authenticator = providers.Singleton(
+        DeviceAuthenticator,
+        devices=application.provided.devices,
+        hasher=device_secret_hasher,
     )
     queries = providers.Singleton(
         Queries,
