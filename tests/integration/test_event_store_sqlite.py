@@ -9,6 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from smdh.adapters.embedded.sqlite_event_store import SqliteEventStore
+from smdh.adapters.serialization import EventSerializer
+from smdh.application.ports import EventStore
+from smdh.domain.shared.errors import ConcurrencyConflict
 from tests.contract.event_store_contract import (
     EventStoreContract,
     contract_serializer,
@@ -17,11 +22,6 @@ from tests.contract.event_store_contract import (
     run_threads,
     stream,
 )
-
-from smdh.adapters.embedded.sqlite_event_store import SqliteEventStore
-from smdh.adapters.serialization import EventSerializer
-from smdh.application.ports import EventStore
-from smdh.domain.shared.errors import ConcurrencyConflict
 
 pytestmark = pytest.mark.integration
 

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -47,17 +48,32 @@ class _Pending:
 BatchObserver = Callable[[BatchResult, float, int, list[float]], None]
 
 
-def observe_batches(metrics: IngestMetrics, live: LiveFeed) -> BatchObserver:
+@attrs.define
+class IngestTotals:
+    """Running totals since start, for the terminal summary of ``smdh serve``."""
+
+    accepted: int = 0
+    rejected: int = 0
+    batches: int = 0
+    by_sensor_type: Counter[str] = attrs.field(factory=Counter)
+    rejected_by_code: Counter[str] = attrs.field(factory=Counter)
+
+    def add(self, result: BatchResult) -> None:
+        self.batches += 1
+        self.accepted += len(result.stored)
+        self.by_sensor_type.update(s.sensor_type for s in result.stored)
+        self.rejected += result.dead_letters
+        self.rejected_by_code.update(result.rejected_by_code)
+
+
+def observe_batches(metrics: IngestMetrics, live: LiveFeed, totals: IngestTotals) -> BatchObserver:
     """After each batch (on the event loop): count it and push its samples to the live view."""
 
     def observe(result: BatchResult, seconds: float, depth: int, latencies: list[float]) -> None:
         metrics.observe_batch(
-            sum(o.accepted for o in result.outcomes),
-            result.rejected_by_code,
-            seconds,
-            depth,
-            latencies,
+            len(result.stored), result.rejected_by_code, seconds, depth, latencies
         )
+        totals.add(result)
         live.publish_samples(result.stored)
 
     return observe

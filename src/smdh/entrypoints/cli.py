@@ -14,6 +14,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -26,8 +27,10 @@ from smdh.domain.shared.errors import DomainError
 from smdh.domain.shared.ids import DeviceId, SiteId, TenantId, UserId
 from smdh.domain.tenancy.roles import Role
 from smdh.entrypoints.container import Container, build_container
+from smdh.entrypoints.simulator.command import add_simulate_parser
 
 OPERATOR = Principal.operator("local-admin")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 Action = Callable[[argparse.Namespace, Container], Any]
 
@@ -176,23 +179,45 @@ def token_issue(args: argparse.Namespace, container: Container) -> Any:
     return container.token_authority().issue(principal)
 
 
+def _log_to_file(container: Container) -> None:
+    path = Path(container.config.data_dir()) / "smdh.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setLevel(logging.INFO)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    for name in ("amqtt", "transitions"):  # chatty per-connection state machines
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for existing in root.handlers:
+        if existing is not handler:
+            existing.setLevel(logging.WARNING)
+
+
 def serve(args: argparse.Namespace, container: Container) -> Any:
-    from smdh.entrypoints.serve import parse_host_port, run_hub  # noqa: PLC0415 - only for serve
+    _log_to_file(container)
+    from smdh.entrypoints.serve import HubOptions, parse_host_port, run_hub  # noqa: PLC0415
 
     try:
-        host, port = parse_host_port(args.http, 8080)
+        options = HubOptions(
+            http=parse_host_port(args.http, 8080),
+            mqtt_listen=parse_host_port(args.mqtt_listen, 1883),
+            mqtt_url=args.mqtt,
+        )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if args.demo:
         from smdh.entrypoints.demo_run import run_demo  # noqa: PLC0415
 
-        return asyncio.run(run_demo(container, host, port, args))
+        asyncio.run(run_demo(container, options, seed=args.seed, simulate=not args.no_simulator))
+        return None
 
-    def started(url: str) -> None:
-        print(f"SMDH {__version__} serving {url} (data in {container.config.data_dir()})")
-        print("Ctrl-C to stop.")
+    def started(endpoints: Any) -> None:
+        print(f"SMDH {__version__} serving {endpoints.http_url}, MQTT {endpoints.mqtt_url}")
+        print(f"data in {container.config.data_dir()}; Ctrl-C to stop.", flush=True)
 
-    asyncio.run(run_hub(container, host, port, on_started=started))
+    asyncio.run(run_hub(container, options, on_started=started))
     return None
 
 
@@ -214,7 +239,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo", action="store_true", help="create and run the demo tenant")
     p.add_argument("--mqtt-listen", default="127.0.0.1:1883", help="embedded broker HOST:PORT")
     p.add_argument("--mqtt", default=None, help="external broker URL instead of the embedded one")
+    p.add_argument("--seed", type=int, default=42, help="simulator seed (with --demo)")
+    p.add_argument("--no-simulator", action="store_true", help="--demo without simulated devices")
     p.set_defaults(action=serve)
+    add_simulate_parser(sub)
 
     groups: Groups = {}
     for name, text in (
@@ -329,7 +357,9 @@ def _print(result: Any, as_json: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # The terminal gets warnings only (the live summary stays readable); everything from
+    # INFO up goes to <data-dir>/smdh.log for long-running commands.
+    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "action", None) is None:

@@ -34,7 +34,7 @@ from smdh.adapters.serialization import EventSerializer
 from smdh.adapters.system import RandomIds, SystemClock
 from smdh.application.identity import DeviceAuthenticator, IdentityService
 from smdh.application.ingest import IngestPipeline
-from smdh.application.ingest_worker import IngestWorker, observe_batches
+from smdh.application.ingest_worker import IngestTotals, IngestWorker, observe_batches
 from smdh.application.live import LiveFeed
 from smdh.application.queries import Queries
 from smdh.application.quotas import RateLimiter
@@ -145,10 +145,11 @@ class Container(containers.DeclarativeContainer):
         rate_limiter=rate_limiter,
     )
     live_feed = providers.Singleton(LiveFeed)
+    ingest_totals = providers.Singleton(IngestTotals)
     ingest_worker = providers.Singleton(
         IngestWorker,
         pipeline=ingest_pipeline,
-        on_batch=providers.Callable(observe_batches, ingest_metrics, live_feed),
+        on_batch=providers.Callable(observe_batches, ingest_metrics, live_feed, ingest_totals),
     )
     device_authenticator = providers.Singleton(
         DeviceAuthenticator,

@@ -73,7 +73,7 @@ def ensure_demo(application: Application, demo_file: Path) -> dict[str, Any]:
             site_id = SiteId(SITES[(n - 1) % len(SITES)][0])
             entry = application.devices.lookup(DEMO_TENANT, device_id)
             if entry is not None and device_id in known:
-                devices.append(known[device_id])
+                devices.append({**known[device_id], "timezone": _zone(site_id)})
                 continue
             if entry is None:
                 credentials = application.execute(
@@ -99,11 +99,16 @@ def ensure_demo(application: Application, demo_file: Path) -> dict[str, Any]:
                     "device_id": device_id,
                     "sensor_type": sensor_type,
                     "site_id": site_id,
+                    "timezone": _zone(site_id),
                     "username": credentials.username,
                     "password": credentials.secret,
                 }
             )
     return {**existing, "tenant": DEMO_TENANT, "devices": devices}
+
+
+def _zone(site_id: str) -> str:
+    return next(tz for sid, _, tz in SITES if sid == site_id)
 
 
 def _metadata(sensor_type: str, n: int) -> dict[str, object]:

@@ -1,8 +1,9 @@
-"""``smdh serve --demo``: the demo tenant, its credentials file and the running hub."""
+"""``smdh serve --demo``: the demo tenant, its credentials file, the simulator and the hub."""
 
 from __future__ import annotations
 
-import argparse
+import asyncio
+import contextlib
 import secrets
 from pathlib import Path
 from typing import Any
@@ -10,13 +11,14 @@ from typing import Any
 from smdh import __version__
 from smdh.entrypoints.container import Container
 from smdh.entrypoints.demo import DEMO_ADMIN, DEMO_TENANT, ensure_demo, write_demo_file
-from smdh.entrypoints.serve import run_hub
+from smdh.entrypoints.serve import HubEndpoints, HubOptions, run_hub
+from smdh.entrypoints.summary import print_summary_forever
 
 # Demo tokens live longer than API tokens so the file stays useful for a working session.
 DEMO_TOKEN_TTL_S = 12 * 3600
 
 
-def prepare_demo(container: Container, base_url: str) -> tuple[Path, dict[str, Any]]:
+def prepare_demo(container: Container, endpoints: HubEndpoints) -> tuple[Path, dict[str, Any]]:
     application = container.application()
     application.refresh()
     data_dir = Path(container.config.data_dir())
@@ -24,11 +26,11 @@ def prepare_demo(container: Container, base_url: str) -> tuple[Path, dict[str, A
     content = ensure_demo(application, demo_file)
     admin = content.get("admin") or {}
     password = admin.get("password") or secrets.token_urlsafe(12)
-    identity = container.identity()
-    principal = identity.set_user_password(DEMO_TENANT, DEMO_ADMIN, password)
+    principal = container.identity().set_user_password(DEMO_TENANT, DEMO_ADMIN, password)
     token = container.token_authority().issue(principal, DEMO_TOKEN_TTL_S)
     content.update(
-        http=base_url,
+        http=endpoints.http_url,
+        mqtt=endpoints.mqtt_url,
         admin={
             "tenant": DEMO_TENANT,
             "username": DEMO_ADMIN,
@@ -40,17 +42,52 @@ def prepare_demo(container: Container, base_url: str) -> tuple[Path, dict[str, A
     return demo_file, content
 
 
-async def run_demo(container: Container, host: str, port: int, args: argparse.Namespace) -> None:
-    async def started(base_url: str) -> None:
-        demo_file, content = prepare_demo(container, base_url)
-        print(f"SMDH {__version__} demo running at {base_url}")
-        print(f"  data directory: {container.config.data_dir()}")
-        print(f"  credentials:    {demo_file}")
-        print(f"  devices:        {len(content['devices'])}  tenant: {DEMO_TENANT}")
-        print(
-            "  try: curl -H \"Authorization: Bearer $(python3 -c 'import json;print(json.load("
-            f'open("{demo_file}"))["admin"]["token"])\')" {base_url}/v1/devices'
-        )
-        print("Ctrl-C to stop.", flush=True)
+async def run_demo(
+    container: Container, options: HubOptions, *, seed: int = 42, simulate: bool = True
+) -> None:
+    background: list[asyncio.Task[Any]] = []
+    simulations: list[Any] = []
 
-    await run_hub(container, host, port, on_started=started)
+    async def started(endpoints: HubEndpoints) -> None:
+        demo_file, content = prepare_demo(container, endpoints)
+        print(f"SMDH {__version__} demo running")
+        print(
+            f"  HTTP API:       {endpoints.http_url}   (try {endpoints.http_url}/v1/openapi.json)"
+        )
+        print(f"  MQTT broker:    {endpoints.mqtt_url}")
+        print(f"  data directory: {container.config.data_dir()}")
+        print(f"  credentials:    {demo_file}  (admin token, device passwords)")
+        print(f"  tenant {DEMO_TENANT}: {len(content['devices'])} devices")
+        print("Ctrl-C to stop.", flush=True)
+        if simulate:
+            simulation = _simulation(demo_file, endpoints, seed)
+            simulations.append(simulation)
+            background.append(asyncio.create_task(simulation.run_async(), name="simulator"))
+        background.append(
+            asyncio.create_task(
+                print_summary_forever(container.ingest_totals(), container.ingest_worker())
+            )
+        )
+
+    async def stopping() -> None:
+        # The simulator stops first (and finishes its sends), so the hub flushes everything.
+        for simulation in simulations:
+            simulation.stop()
+        for task in background:
+            if task.get_name() == "simulator":
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.shield(task), 5.0)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        print()
+
+    await run_hub(container, options, on_started=started, on_stopping=stopping)
+
+
+def _simulation(demo_file: Path, endpoints: HubEndpoints, seed: int) -> Any:
+    from smdh.entrypoints.simulator.command import load_device_file  # noqa: PLC0415
+    from smdh.entrypoints.simulator.publisher import Simulation  # noqa: PLC0415
+
+    devices = load_device_file(demo_file).devices
+    return Simulation(devices, endpoints.mqtt_url, seed=seed)

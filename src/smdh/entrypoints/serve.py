@@ -1,4 +1,9 @@
-"""``smdh serve``: run the hub's long-lived parts until Ctrl-C, then shut down cleanly."""
+"""``smdh serve``: run the hub's long-lived parts until Ctrl-C, then shut down cleanly.
+
+Start order: read models, HTTP (whose start-up starts the ingest worker), MQTT. Stop order
+is the reverse, so every message a source accepted is flushed to the store before the
+worker stops, and every file is closed.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +13,20 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 
+import attrs
 from aiohttp import web
 
 from smdh.entrypoints.container import Container
 from smdh.entrypoints.http.app import create_app
+from smdh.entrypoints.mqtt_ingress import MqttIngress
 
 log = logging.getLogger("smdh.serve")
 
 # Read models follow the store on a timer too, so changes made by another process (the CLI
-# while the hub runs) reach the API within a second.
+# while the hub runs) reach the API and the ingest path within a second.
 REFRESH_INTERVAL_S = 1.0
+# aiohttp's default request-line limit is 8190 bytes; allow long query strings, refuse more.
+MAX_LINE_SIZE = 16_384
 
 
 def parse_host_port(value: str, default_port: int) -> tuple[str, int]:
@@ -27,6 +36,22 @@ def parse_host_port(value: str, default_port: int) -> tuple[str, int]:
     if not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError(f"bad port in {value!r}; expected HOST:PORT")
     return host.strip("[]") or "127.0.0.1", int(port)
+
+
+@attrs.frozen
+class HubOptions:
+    http: tuple[str, int] = ("127.0.0.1", 8080)
+    mqtt_listen: tuple[str, int] = ("127.0.0.1", 1883)
+    mqtt_url: str | None = None  # an external broker instead of the embedded one
+
+
+@attrs.frozen
+class HubEndpoints:
+    http_url: str
+    mqtt_url: str
+
+
+StartedCallback = Callable[[HubEndpoints], Awaitable[None] | None]
 
 
 async def _refresh_forever(container: Container) -> None:
@@ -39,34 +64,62 @@ async def _refresh_forever(container: Container) -> None:
             log.exception("refreshing read models failed")
 
 
-async def run_hub(
-    container: Container,
-    host: str,
-    port: int,
-    on_started: Callable[[str], Awaitable[None] | None] | None = None,
-) -> None:
-    application = container.application()
-    application.refresh()
-    runner = web.AppRunner(create_app(container), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    base_url = f"http://{host}:{port}"
+def _stop_event() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    refresher = asyncio.create_task(_refresh_forever(container))
+    return stop
+
+
+async def run_hub(
+    container: Container,
+    options: HubOptions,
+    on_started: StartedCallback | None = None,
+    stop: asyncio.Event | None = None,
+    on_stopping: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    container.application().refresh()
+    runner = web.AppRunner(
+        create_app(container), access_log=None, handler_args={"max_line_size": MAX_LINE_SIZE}
+    )
+    await runner.setup()
+    mqtt = MqttIngress(container, listen=options.mqtt_listen, external_url=options.mqtt_url)
+    refresher: asyncio.Task[None] | None = None
+    stop = stop or _stop_event()
     try:
+        site = web.TCPSite(runner, *options.http)
+        await site.start()
+        await mqtt.start()
+        refresher = asyncio.create_task(_refresh_forever(container))
+        endpoints = HubEndpoints(f"http://{options.http[0]}:{options.http[1]}", mqtt.url)
         if on_started is not None:
-            maybe = on_started(base_url)
+            maybe = on_started(endpoints)
             if maybe is not None:
                 await maybe
         await stop.wait()
     finally:
-        refresher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await refresher
-        await runner.cleanup()
-        container.event_store().close()
+        log.info("shutting down: flushing what the sources accepted")
+        if on_stopping is not None:
+            await on_stopping()
+        if refresher is not None:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
+        await mqtt.stop()
+        await runner.cleanup()  # stops the ingest worker after it drained its queue
+        _close_stores(container)
+
+
+def _close_stores(container: Container) -> None:
+    for provider in (
+        container.event_store,
+        container.telemetry_store,
+        container.dead_letters,
+        container.credentials,
+    ):
+        store = provider()
+        close = getattr(store, "close", None)
+        if close is not None:
+            close()

@@ -1,0 +1,399 @@
+"""Running the device models against the clock and publishing what they produce.
+
+One asyncio loop, one thread. MQTT: a paho client per device, with its own credentials (the
+hub's broker lets a device publish only on its own topics), its socket watched by the loop;
+QoS 1 (published = acknowledged); reconnects with backoff (1 s doubling to 30 s), paho
+queueing up to ``BACKLOG_LIMIT`` messages a device. HTTP: ``POST {http}/v1/ingest``, Basic.
+Simulated time never runs ahead of the clock (the hub rejects timestamps > 15 min ahead): at
+``speed`` > 1 the run starts in the past (``duration * (speed - 1)``, or a day). Telemetry
+goes every ``batch_seconds`` of wall time (1 sample: an object, more: ``{"samples": [...]}``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import math
+import random
+import signal
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import aiohttp
+from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTv311
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from smdh.domain.sensors.base import MAX_SAMPLES_PER_PAYLOAD
+from smdh.entrypoints.simulator import DEFAULT_MQTT_URL
+from smdh.entrypoints.simulator.models import DAY_S, DeviceModel, DeviceRef, Sample, build_models
+
+log = logging.getLogger(__name__)
+TransportName = Literal["mqtt", "http"]
+BACKLOG_LIMIT = 10_000
+KEEPALIVE_S = 60
+CONNECT_TIMEOUT_S = 15.0
+_P = Properties | None
+
+
+@dataclass(frozen=True)
+class SimDevice:
+    device_id: str
+    sensor_type: str
+    username: str  # "{tenant}:{device}"
+    password: str
+    site_id: str = "site"
+    utc_offset_s: float = 0.0  # the site's, for its work hours
+
+
+def topic_for(username: str, kind: str) -> str:
+    return f"sensors/{username}/telemetry" if kind == "telemetry" else f"events/{username}/scan"
+
+
+@dataclass
+class Stats:
+    devices: int = 0
+    connected: int = 0
+    sent: int = 0  # messages handed to the transport
+    published: int = 0  # acknowledged: MQTT PUBACK or an HTTP 2xx
+    failed: int = 0  # refused, dropped, or still unacknowledged at the end
+    samples: int = 0  # samples in the messages sent
+    reconnects: int = 0
+    elapsed_s: float = 0.0
+    sim_time: float = 0.0
+    rate: float = 0.0  # messages/s acknowledged since the previous progress report
+
+
+class _Warnings(set[tuple[str, str]]):
+    """Logs a problem once per device and reason, so a dead broker does not flood the log."""
+
+    def __call__(self, device: str, reason: str) -> None:
+        if (device, reason) not in self and len(self) < 10_000:
+            self.add((device, reason))
+            log.warning("%s: %s", device, reason)
+
+
+async def _wait_while(condition: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while condition() and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+
+
+def _discard(_result: object) -> None:
+    """Callbacks must return None; the loop's remove_* return whether something was removed."""
+
+
+class _Link:
+    """One device's MQTT connection, its socket watched by the asyncio loop."""
+
+    def __init__(self, device: SimDevice, owner: MqttTransport) -> None:
+        self.device, self.owner = device, owner
+        self.topics = {kind: topic_for(device.username, kind) for kind in ("telemetry", "scan")}
+        self.state = "down"  # down, connecting, up
+        self.retry_at, self.since, self.backoff, self.ever_up = 0.0, 0.0, 1.0, False
+        self.unacked = 0  # QoS 1 messages handed to paho and not acknowledged yet
+        client = Client(CallbackAPIVersion.VERSION2, device.username, protocol=MQTTv311)
+        client.username_pw_set(device.username, device.password)
+        client.max_queued_messages_set(BACKLOG_LIMIT)
+        client.connect_timeout = 5.0
+        if owner.tls:
+            client.tls_set()
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        loop = owner.loop
+        client.on_socket_open = lambda c, _u, sock: loop.add_reader(sock, c.loop_read)
+        client.on_socket_close = lambda _c, _u, sock: _discard(loop.remove_reader(sock))
+        client.on_socket_register_write = lambda c, _u, sock: loop.add_writer(sock, c.loop_write)
+        client.on_socket_unregister_write = lambda _c, _u, sock: _discard(loop.remove_writer(sock))
+        client.connect_async(owner.host, owner.port, KEEPALIVE_S)
+        self.client = client
+
+    def connect(self, now: float) -> None:
+        self.state, self.since = "connecting", now
+        try:
+            self.client.reconnect()
+        except OSError as exc:  # refused, unreachable, TLS: all OSError
+            self._down(now, f"cannot connect to {self.owner.host}:{self.owner.port}: {exc}")
+
+    def _down(self, now: float, reason: str) -> None:
+        if self.state == "up":
+            self.owner.stats.connected -= 1
+        self.state = "down"
+        self.retry_at = now + self.backoff * random.uniform(0.8, 1.2)  # noqa: S311 - jitter
+        self.backoff = min(30.0, self.backoff * 2)
+        if not self.owner.closing:
+            self.owner.warn(self.device.username, reason)
+
+    def _on_connect(self, _c: Client, _u: Any, _f: ConnectFlags, rc: ReasonCode, _p: _P) -> None:
+        if rc.is_failure:  # the broker closes the connection next
+            self._down(time.monotonic(), f"connection refused: {rc}")
+            return
+        self.state, self.backoff = "up", 1.0
+        self.owner.stats.connected += 1
+        self.owner.stats.reconnects += self.ever_up
+        self.ever_up = True
+
+    def _on_disconnect(
+        self, _c: Client, _u: Any, _f: DisconnectFlags, rc: ReasonCode, _p: _P
+    ) -> None:
+        if self.state != "down":
+            self._down(time.monotonic(), f"disconnected: {rc}")
+
+    def _on_publish(self, _c: Client, _u: Any, _mid: int, _r: ReasonCode, _p: Properties) -> None:
+        self.owner.stats.published += 1
+        self.unacked -= 1
+
+    def tick(self, now: float) -> None:
+        if self.state == "up":
+            self.client.loop_misc()  # keepalive pings
+            return
+        stuck = self.state == "connecting" and now - self.since > CONNECT_TIMEOUT_S
+        if stuck or (self.state == "down" and now >= self.retry_at and not self.owner.closing):
+            self.connect(now)
+
+
+class MqttTransport:
+    def __init__(self, url: str, devices: Sequence[SimDevice], stats: Stats) -> None:
+        parts = urlsplit(url if "://" in url else f"mqtt://{url}")
+        if parts.scheme not in ("mqtt", "tcp", "mqtts", "ssl"):
+            raise ValueError(f"unsupported MQTT URL {url!r}: use mqtt://HOST:PORT or mqtts://")
+        self.tls = parts.scheme in ("mqtts", "ssl")
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or (8883 if self.tls else 1883)
+        self.devices, self.stats, self.warn, self.closing = devices, stats, _Warnings(), False
+        self.loop = asyncio.get_running_loop()
+        self.links = [_Link(device, self) for device in devices]
+
+    async def start(self, wait_s: float = 5.0) -> None:
+        for link in self.links:
+            link.connect(time.monotonic())  # blocks for the TCP handshake (connect_timeout)
+        await _wait_while(lambda: any(link.state == "connecting" for link in self.links), wait_s)
+
+    def send(self, index: int, kind: str, payload: object) -> None:
+        link = self.links[index]
+        info = link.client.publish(link.topics[kind], json.dumps(payload), qos=1)
+        if info.rc in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            link.unacked += 1  # NO_CONN: queued in paho until the connection is back
+        else:
+            self.stats.failed += 1
+            self.warn(link.device.username, f"message dropped: {info.rc.name}")
+
+    def housekeeping(self, now: float) -> None:
+        for link in self.links:
+            link.tick(now)
+
+    async def close(self, drain_s: float) -> None:
+        links = self.links
+        await _wait_while(lambda: any(x.unacked and x.state == "up" for x in links), drain_s)
+        self.closing = True
+        for link in self.links:
+            link.client.disconnect()  # the DISCONNECT is written, then paho closes the socket
+        await _wait_while(lambda: any(link.client.socket() for link in self.links), 2.0)
+        for link in self.links:
+            sock = link.client.socket()
+            if sock is not None:  # the broker did not read it in time: drop the socket
+                self.loop.remove_reader(sock)
+                self.loop.remove_writer(sock)
+                sock.close()
+        self.stats.failed += sum(max(0, link.unacked) for link in self.links)
+        self.stats.connected = 0
+
+
+def _basic(username: str, password: str) -> str:
+    """By hand: aiohttp refuses the colon of "tenant:device" in a user-id (RFC 7617)."""
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+
+
+class HttpTransport:
+    def __init__(self, url: str, devices: Sequence[SimDevice], stats: Stats, limit: int = 16):
+        self.url = url.rstrip("/") + "/v1/ingest"
+        self.auth = [_basic(d.username, d.password) for d in devices]
+        self.devices, self.stats, self.limit, self.warn = devices, stats, limit, _Warnings()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        connector, timeout = aiohttp.TCPConnector(limit=self.limit), aiohttp.ClientTimeout(10)
+        self.session = aiohttp.ClientSession(connector=connector, timeout=timeout)
+        self.stats.connected = len(self.devices)
+
+    def send(self, index: int, kind: str, payload: object) -> None:
+        if len(self.tasks) >= BACKLOG_LIMIT:
+            self.stats.failed += 1
+            self.warn(self.devices[index].username, "message dropped: too many requests queued")
+            return
+        body = json.dumps(payload).encode()  # the body is the payload, as on MQTT
+        task = asyncio.get_running_loop().create_task(self._post(index, body))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _post(self, index: int, body: bytes) -> None:
+        assert self.session is not None  # noqa: S101 - start() comes first
+        headers = {"Authorization": self.auth[index], "Content-Type": "application/json"}
+        try:
+            async with self.session.post(self.url, data=body, headers=headers) as response:
+                if response.status < 300:
+                    self.stats.published += 1
+                    return
+                reason = f"HTTP {response.status}: {(await response.text())[:200]}"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            reason = f"POST {self.url} failed: {type(exc).__name__}: {exc}"
+        self.stats.failed += 1
+        self.warn(self.devices[index].username, reason)
+
+    def housekeeping(self, now: float) -> None:
+        pass
+
+    async def close(self, drain_s: float) -> None:
+        if self.tasks:
+            _done, pending = await asyncio.wait(set(self.tasks), timeout=drain_s)
+            for task in pending:
+                task.cancel()
+            self.stats.failed += len(pending)
+        if self.session is not None:
+            await self.session.close()
+        self.stats.connected = 0
+
+
+_Transport = MqttTransport | HttpTransport
+
+
+class Simulation:
+    """Simulated devices publishing until ``duration_s`` of wall time has passed or
+    ``stop()`` (callable from any thread or a signal handler) is called."""
+
+    def __init__(
+        self,
+        devices: Sequence[SimDevice],
+        mqtt_url: str | None = DEFAULT_MQTT_URL,
+        seed: int = 0,
+        speed: float = 1.0,
+        batch_seconds: float = 1.0,
+        duration_s: float | None = None,
+        on_progress: Callable[[Stats], None] | None = None,
+        *,
+        transport: TransportName = "mqtt",
+        http_url: str | None = None,
+        start: float | None = None,
+        progress_interval_s: float = 5.0,
+        drain_timeout_s: float = 5.0,
+    ) -> None:
+        if min(speed, batch_seconds, progress_interval_s) <= 0:
+            raise ValueError("speed, batch_seconds and progress_interval_s must be positive")
+        if transport == "http" and not http_url:
+            raise ValueError("the HTTP transport needs an http_url")
+        self.devices = tuple(devices)
+        self.mqtt_url, self.http_url, self.transport = mqtt_url, http_url, transport
+        self.seed, self.speed, self.batch_seconds = seed, speed, batch_seconds
+        self.duration_s, self.start, self.on_progress = duration_s, start, on_progress
+        self.progress_interval_s, self.drain_timeout_s = progress_interval_s, drain_timeout_s
+        self.stats = Stats(devices=len(self.devices))
+        self._stop_requested = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+
+    def start_time(self, wall_now: float) -> float:
+        if self.start is not None:
+            return self.start
+        if self.speed <= 1:
+            return wall_now
+        if self.duration_s is None:
+            return wall_now - DAY_S  # caught up after DAY_S / (speed - 1) seconds
+        return wall_now - self.duration_s * (self.speed - 1)  # ends now
+
+    def run(self, *, handle_signals: bool = False) -> Stats:
+        return asyncio.run(self.run_async(handle_signals=handle_signals))
+
+    def stop(self) -> None:
+        self._stop_requested = True
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed in between
+                loop.call_soon_threadsafe(wake.set)
+
+    async def run_async(self, *, handle_signals: bool = False) -> Stats:
+        self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
+        tenants = [d.username.partition(":")[0] for d in self.devices]  # "tenant:device"
+        refs = [
+            DeviceRef(d.device_id, d.sensor_type, d.site_id, tenant, d.utc_offset_s)
+            for d, tenant in zip(self.devices, tenants, strict=True)
+        ]
+        transport: _Transport
+        if self.transport == "http":
+            transport = HttpTransport(self.http_url or "", self.devices, self.stats)
+        else:
+            transport = MqttTransport(self.mqtt_url or DEFAULT_MQTT_URL, self.devices, self.stats)
+        signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
+        for signum in signals:
+            self._loop.add_signal_handler(signum, self.stop)
+        mono0 = time.monotonic()
+        try:
+            await transport.start()  # the simulated clock starts once devices are connected
+            mono0, start = time.monotonic(), self.start_time(time.time())
+            models = build_models(refs, seed=self.seed, start=start)
+            await self._ticks(models, transport, start, mono0)
+        finally:
+            await transport.close(self.drain_timeout_s)
+            for signum in signals:
+                self._loop.remove_signal_handler(signum)
+            self.stats.elapsed_s = time.monotonic() - mono0
+        return self.stats
+
+    async def _ticks(
+        self, models: list[DeviceModel], transport: _Transport, start: float, mono0: float
+    ) -> None:
+        assert self._wake is not None  # noqa: S101 - set by run_async
+        stats, tick = self.stats, min(1.0, self.batch_seconds)
+        buffers: list[list[Sample]] = [[] for _ in models]
+        next_tick, next_flush = mono0, mono0 + self.batch_seconds
+        next_progress, last_progress, last_published = mono0, mono0, 0
+        while True:
+            mono = time.monotonic()
+            stats.sim_time = min(start + (mono - mono0) * self.speed, time.time())
+            stats.elapsed_s = mono - mono0
+            over = self._stop_requested or stats.elapsed_s >= (self.duration_s or math.inf)
+            flush = over or mono >= next_flush - 0.005
+            if flush:
+                next_flush = max(next_flush + self.batch_seconds, mono)
+            for index, model in enumerate(models):
+                samples = model.next_samples(stats.sim_time)
+                stats.samples += len(samples)
+                if model.kind == "scan":
+                    for scan in samples:
+                        self._send(transport, index, "scan", scan)
+                    continue
+                buffer = buffers[index]
+                buffer += samples
+                if flush and buffer:
+                    for at in range(0, len(buffer), MAX_SAMPLES_PER_PAYLOAD):
+                        chunk = buffer[at : at + MAX_SAMPLES_PER_PAYLOAD]
+                        payload = chunk[0] if len(chunk) == 1 else {"samples": chunk}
+                        self._send(transport, index, "telemetry", payload)
+                    buffer.clear()
+            transport.housekeeping(mono)
+            if mono >= next_progress + self.progress_interval_s - 0.005 or over:
+                next_progress = max(next_progress + self.progress_interval_s, mono - 1.0)
+                stats.rate = (stats.published - last_published) / max(1e-6, mono - last_progress)
+                last_progress, last_published = mono, stats.published
+                if self.on_progress is not None and not over:
+                    self.on_progress(stats)
+            if over:
+                return
+            next_tick = max(next_tick + tick, mono)
+            self._wake.clear()
+            if self._stop_requested:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(0.0, next_tick - time.monotonic()))
+
+    def _send(self, transport: _Transport, index: int, kind: str, payload: object) -> None:
+        self.stats.sent += 1
+        transport.send(index, kind, payload)

@@ -1,0 +1,1 @@
+"""Integration tests against real MQTT brokers (embedded amqtt and mosquitto)."""
