@@ -19,7 +19,6 @@ from smdh.domain.shared.ids import DeviceId, RuleId, SiteId, TenantId, UserId
 from smdh.domain.tenancy.roles import Role
 from smdh.domain.tenancy.site import Shift
 
-
 # Id fields convert (and so validate) on construction: a malformed id is refused with
 # InvalidIdentifier before any handler runs, and can never reach the event store.
 

@@ -27,4 +27,4 @@ class CountingIngestMetrics:
         self.batches += 1
         self.queue_depth = queue_depth
         if latencies_s:
-            self.max_latency_s = max(self.max_latency_s, max(latencies_s))
+            self.max_latency_s = max(self.max_latency_s, *latencies_s)

@@ -46,6 +46,24 @@ class Channel(StrEnum):
 MAX_DURATION_S = 7 * 24 * 3600
 
 
+def _check_thresholds(comp: Comparison, threshold: object, threshold_high: object | None) -> None:
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float | str):
+        raise ValidationError("threshold must be a number or, for eq/ne, text")
+    if isinstance(threshold, str) and comp not in (Comparison.EQ, Comparison.NE):
+        raise ValidationError("a text threshold only works with eq or ne")
+    if not isinstance(threshold, str) and not _finite(threshold):
+        raise ValidationError("threshold must be a finite number")
+    if threshold_high is not None and not _finite(threshold_high):
+        raise ValidationError("threshold_high must be a finite number")
+    if comp is Comparison.OUTSIDE:
+        if threshold_high is None or isinstance(threshold, str):
+            raise ValidationError("'outside' needs a numeric threshold and threshold_high")
+        if not float(threshold_high) > float(threshold):  # type: ignore[arg-type]
+            raise ValidationError("threshold_high must be greater than threshold")
+    elif threshold_high is not None:
+        raise ValidationError("threshold_high is only used with 'outside'")
+
+
 def _finite(value: object) -> bool:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
@@ -100,21 +118,7 @@ class RuleDefinition:
             ) from None
         if not chans:
             raise ValidationError("a rule needs at least one channel")
-        if isinstance(threshold, bool) or not isinstance(threshold, int | float | str):
-            raise ValidationError("threshold must be a number or, for eq/ne, text")
-        if isinstance(threshold, str) and comp not in (Comparison.EQ, Comparison.NE):
-            raise ValidationError("a text threshold only works with eq or ne")
-        if not isinstance(threshold, str) and not _finite(threshold):
-            raise ValidationError("threshold must be a finite number")
-        if threshold_high is not None and not _finite(threshold_high):
-            raise ValidationError("threshold_high must be a finite number")
-        if comp is Comparison.OUTSIDE:
-            if threshold_high is None or isinstance(threshold, str):
-                raise ValidationError("'outside' needs a numeric threshold and threshold_high")
-            if not threshold_high > threshold:
-                raise ValidationError("threshold_high must be greater than threshold")
-        elif threshold_high is not None:
-            raise ValidationError("threshold_high is only used with 'outside'")
+        _check_thresholds(comp, threshold, threshold_high)
         if isinstance(duration_s, bool) or not isinstance(duration_s, int):
             raise ValidationError("duration_s must be a whole number of seconds")
         if not 0 <= duration_s <= MAX_DURATION_S:

@@ -1,0 +1,37 @@
+"""The v1 route table: every operation of the HTTP API, grouped by resource.
+
+Adapters (aiohttp now, AWS Lambda later) dispatch exactly this tuple and the OpenAPI
+document is generated from it.
+"""
+
+from __future__ import annotations
+
+from smdh.entrypoints.http.core import Route
+from smdh.entrypoints.http.routes import (
+    audit,
+    devices,
+    ingest,
+    sites,
+    stream,
+    system,
+    telemetry,
+    tenants,
+    users,
+)
+
+
+def all_routes() -> tuple[Route, ...]:
+    from smdh.entrypoints.http.routes import openapi_route  # noqa: PLC0415
+
+    return (
+        *system.ROUTES,
+        *tenants.ROUTES,
+        *sites.ROUTES,
+        *users.ROUTES,
+        *devices.ROUTES,
+        *telemetry.ROUTES,
+        *ingest.ROUTES,
+        *stream.ROUTES,
+        *audit.ROUTES,
+        *openapi_route.ROUTES,
+    )
