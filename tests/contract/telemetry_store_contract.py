@@ -142,6 +142,9 @@ class TelemetryStoreContract(abc.ABC):
             store.write([machine("m1", BASE), sample("x1", BASE, sensor_type="toaster", heat=1.0)])
         with pytest.raises(ValueError, match="bogus"):
             store.write([machine("m1", BASE), sample("m1", BASE + 1, bogus=1.0)])
+        for bad_time in (-1.0, float("nan"), float("inf")):
+            with pytest.raises(ValueError, match="timestamp"):
+                store.write([machine("m1", BASE), sample("m1", bad_time, power_watts=1.0)])
         assert store.query_range("tenant-a", "m1", 0, 2e9) == []
         assert store.latest("tenant-a", "m1") == []
 

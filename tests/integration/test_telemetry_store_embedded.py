@@ -76,10 +76,16 @@ class TestSqliteTelemetryStore(TelemetryStoreContract):
             assert conn.execute("SELECT COUNT(*) FROM series").fetchone() == (1,)
             assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
-    def test_synchronous_full_is_accepted_and_bad_levels_are_not(self) -> None:
-        store = self.open(synchronous="FULL")
-        store.write([machine("m1", BASE)])
-        assert len(store.query_range("tenant-a", "m1", BASE, BASE + 1)) == 1
+    def test_synchronous_normal_by_default_and_full_on_request(self) -> None:
+        store = self.open()
+        assert store._writer is not None
+        assert store._writer.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
+        store.close()
+        strict = self.open(synchronous="FULL")
+        assert strict._writer is not None
+        assert strict._writer.execute("PRAGMA synchronous").fetchone() == (2,)
+        strict.write([machine("m1", BASE)])
+        assert len(strict.query_range("tenant-a", "m1", BASE, BASE + 1)) == 1
         with pytest.raises(ValueError, match="synchronous"):
             self.open(synchronous="OFF")
 

@@ -215,4 +215,6 @@ class IngestPipeline:
             payload: object = json.loads(record.payload)
         except (ValueError, UnicodeDecodeError) as error:
             return Refused("malformed-json", f"malformed JSON: {error}")
+        except RecursionError:  # "[[[[..." within the size limit: refuse, never raise
+            return Refused("malformed-json", "malformed JSON: nested too deeply")
         return entry, sensor_type, payload

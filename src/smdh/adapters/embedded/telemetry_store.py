@@ -16,20 +16,21 @@ quoted; every value is a bound parameter):
 
 WAL journal: one writer connection under a lock and a pool of reader connections; readers
 and the writer do not block each other. A ``write`` is one ``BEGIN IMMEDIATE`` transaction
-committed before it returns: ``synchronous=NORMAL`` (default) is durable against a process
-crash, ``"FULL"`` (an fsync per commit) against power loss too. One store object per file
-per process, since the writer caches series ids.
+committed before it returns. ``synchronous=NORMAL`` (default, as the event store): durable
+against a crash of the process; a power loss may undo the last commits, never corrupt the
+file. ``"FULL"`` fsyncs every commit (see docs/benchmarks.md for why and what it costs).
+One store object per file per process, since the writer caches series ids.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import partial
+from math import inf
 from pathlib import Path
 from typing import Any, Literal
 
@@ -129,8 +130,7 @@ class _Table:
 
     def select_buckets(self, column: str) -> str:
         q, table = self.quoted[column], self.name
-        ratio = "ts / :width"
-        index = f"CAST({ratio} AS INTEGER) - ({ratio} < CAST({ratio} AS INTEGER))"  # floor
+        index = "CAST(ts / :width AS INTEGER)"  # floor, as timestamps are never negative
         point = f"SELECT {q} FROM {table} WHERE series_id = :series AND ts ="  # noqa: S608 - identifiers from the registry, values bound
         return (
             f"WITH g AS (SELECT {index} AS k, COUNT(*) AS n, MIN({q}) AS lo, MAX({q}) AS hi,"  # noqa: S608 - identifiers from the registry, values bound
@@ -159,7 +159,6 @@ class _Batch:
 
     def add(self, samples: Sequence[DeviceSample]) -> None:
         slots: dict[tuple[str, str, str, str], _Slot] = {}
-        isfinite = math.isfinite
         for sample in samples:
             values = sample.values
             if None in values.values():
@@ -172,7 +171,7 @@ class _Batch:
                 slot = slots[key] = self._slot(key)
             series_id, columns, names, rows, entries = slot
             timestamp = float(sample.timestamp)
-            if not isfinite(timestamp) or not names.issuperset(values):
+            if not 0.0 <= timestamp < inf or not names.issuperset(values):
                 check_sample(sample, self.store._tables[sample.sensor_type].sensor_type)
             rows.append((series_id, timestamp, *map(values.get, columns)))
             entries.append((timestamp, values))

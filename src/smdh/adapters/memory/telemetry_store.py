@@ -63,11 +63,13 @@ def check_sample(
     sample: DeviceSample, sensor_type: SensorType
 ) -> tuple[float, dict[str, MeasureValue]]:
     """The sample's timestamp as a float and its values normalized to their kinds (``None``
-    values left out); raises if the timestamp is not finite or a measure is unknown (it
-    would otherwise be dropped silently)."""
+    values left out); raises if the timestamp is negative or not finite, or if a measure is
+    unknown (it would otherwise be dropped silently)."""
     timestamp = float(sample.timestamp)
-    if not math.isfinite(timestamp):
-        raise InvalidTelemetryRequest(f"timestamp {sample.timestamp!r} is not a finite number")
+    if not 0.0 <= timestamp < math.inf:
+        raise InvalidTelemetryRequest(
+            f"timestamp {sample.timestamp!r} is not a finite number of seconds since 1970"
+        )
     values: dict[str, MeasureValue] = {}
     for name, value in sample.values.items():
         spec = sensor_type.measure(name)

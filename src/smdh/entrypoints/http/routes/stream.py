@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from smdh.application.live import LiveFeed, LiveItem, Subscription
@@ -57,7 +57,7 @@ async def _next(
 
 async def events(
     live: LiveFeed, tenant_id: str, stopping: asyncio.Event, heartbeat_s: float
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """The stream of one subscriber; unsubscribes however it ends (client gone, shutdown)."""
     key, subscription = live.subscribe(tenant_id)
     stopped = asyncio.ensure_future(stopping.wait())

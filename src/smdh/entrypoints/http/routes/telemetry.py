@@ -98,7 +98,9 @@ def time_range(ctx: RequestContext, max_span_s: int) -> tuple[float, float]:
         if "to" in ctx.query
         else ctx.services.clock.now().timestamp()
     )
-    start = tv.parse_instant("from", ctx.query["from"]) if "from" in ctx.query else end - 3600
+    start = (
+        tv.parse_instant("from", ctx.query["from"]) if "from" in ctx.query else end - DEFAULT_SPAN_S
+    )
     if start >= end:
         raise ApiProblem(400, "invalid-query", "from must be before to")
     if end - start > max_span_s:

@@ -1,0 +1,1 @@
+"""The HTTP API on a real socket with real tokens."""
