@@ -37,3 +37,17 @@ ensure_venv() {  # $1: pip extras, e.g. "test" or ""
     echo "$want" > "$stamp"
   fi
 }
+
+ensure_mosquitto() {  # a real MQTT broker + clients for the integration tests
+  if [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null 2>&1; then
+    command -v mosquitto_pub >/dev/null 2>&1 && return 0
+  fi
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "Installing mosquitto and mosquitto-clients (Debian packages) ..." >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients >/dev/null
+  else
+    echo "WARNING: mosquitto is not installed and cannot be installed here (needs root +" \
+         "apt-get): the tests against an external broker will be skipped." >&2
+  fi
+}
