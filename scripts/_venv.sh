@@ -4,6 +4,8 @@
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${SMDH_VENV:-$ROOT/.venv}"
+# pip's complaint about index locations some machines configure but do not have
+PIP_NOISE="is ignored: it is neither a file nor a directory"
 
 find_python() {
   for candidate in "${PYTHON:-}" python3.13 python3.12 python3.11 python3 python; do
@@ -32,8 +34,10 @@ ensure_venv() {  # $1: pip extras, e.g. "test" or ""
   want="$(cat "$ROOT/pyproject.toml" | cksum)"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "Installing SMDH${extras:+ with [$extras]} into $VENV (first run takes a minute) ..." >&2
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip >&2
-    "$VENV/bin/python" -m pip install --quiet -e "$ROOT${extras:+[$extras]}" >&2
+    # (the filter drops pip's noise about index locations configured on some machines)
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip 2>&1 | { grep -v "$PIP_NOISE" || true; } >&2
+    "$VENV/bin/python" -m pip install --quiet -e "$ROOT${extras:+[$extras]}" 2>&1 \
+      | { grep -v "$PIP_NOISE" || true; } >&2
     echo "$want" > "$stamp"
   fi
 }
