@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import attrs
+
+if TYPE_CHECKING:
+    from smdh.application.ingest import RawRecord
 
 from smdh.domain.shared.events import DomainEvent
 from smdh.domain.telemetry import Bucket, DeadLetter, DeviceSample, MeasurePoint
@@ -174,3 +177,63 @@ class IngestMetrics(Protocol):
         queue_depth: int,
         latencies_s: Sequence[float],
     ) -> None: ...
+
+
+class StreamPublisher(Protocol):
+    """Puts raw device records on the ingest stream (Kinesis on AWS, a queue locally).
+
+    ``publish`` returns once every record is accepted by the stream; records the stream
+    refused are retried, never dropped (an exception means the caller must retry).
+    """
+
+    def publish(self, records: Sequence[RawRecord]) -> None: ...
+
+
+class DeviceGateway(Protocol):
+    """Device identities and configuration on the device-facing side (broker / IoT Core)."""
+
+    def provision(self, tenant_id: str, device_id: str) -> dict[str, str]:
+        """Create the device's broker identity; returns what the device needs to connect."""
+        ...
+
+    def publish_desired(
+        self, tenant_id: str, device_id: str, config: dict[str, object]
+    ) -> None: ...
+
+    def reported(self, tenant_id: str, device_id: str) -> dict[str, object]: ...
+
+    def deprovision(self, tenant_id: str, device_id: str) -> None: ...
+
+
+class ArchiveStore(Protocol):
+    """Cold storage of data leaving the hot store (local folder of files, S3 on AWS).
+
+    Keys are always under the tenant's own prefix: ``put(tenant, name, data)``.
+    """
+
+    def put(self, tenant_id: str, name: str, data: bytes) -> str: ...
+
+    def get(self, tenant_id: str, name: str) -> bytes: ...
+
+    def list(self, tenant_id: str, prefix: str = "") -> list[str]: ...
+
+    def delete_tenant(self, tenant_id: str) -> int: ...
+
+
+@attrs.frozen
+class Notification:
+    """One message to one recipient on one channel; ``idempotency_key`` is stable per alert
+    transition and recipient, so a redelivery can be recognised by the receiver."""
+
+    channel: str  # "email", "sms", "slack", "webhook", "in_app"
+    recipient: str  # address, phone number, URL or tenant id
+    subject: str
+    body: str
+    idempotency_key: str
+    payload: dict[str, object] = attrs.field(factory=dict)
+
+
+class Notifier(Protocol):
+    def send(self, notification: Notification) -> None:
+        """Deliver or raise; the caller (the outbox dispatcher) retries with back-off."""
+        ...
