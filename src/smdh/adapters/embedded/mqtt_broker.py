@@ -41,7 +41,9 @@ from smdh.adapters.embedded.mqtt_source import (
     desired_topic,
     parse_ingest_topic,
 )
+from smdh.application.identity import DeviceAuthenticator
 from smdh.application.ports import SecretHasher
+from smdh.application.principals import AuthenticationFailed
 from smdh.application.projections import DeviceRegistry
 
 log = logging.getLogger(__name__)
@@ -68,14 +70,14 @@ class DeviceCredentialChecks:
 
     def __init__(self, registry: DeviceRegistry, hasher: SecretHasher) -> None:
         self._registry = registry
-        self._hasher = hasher
+        self._authenticator = DeviceAuthenticator(registry, hasher)
 
     def authenticate(self, username: str, password: str) -> bool:
-        tenant_id, _, device_id = username.partition(":")
-        entry = self._registry.lookup(tenant_id, device_id) if device_id else None
-        if entry is None or not entry.accepts_readings:
+        try:
+            self._authenticator.authenticate(username, password)
+        except AuthenticationFailed:
             return False
-        return self._hasher.verify(password, entry.credential_hash)
+        return True
 
     def authorize_publish(self, username: str, topic: str) -> bool:
         """Checked per message, so a device decommissioned while connected is cut off."""
