@@ -24,7 +24,7 @@ import attrs
 from smdh.application.ports import Clock, DeadLetterStore, TelemetryStore
 from smdh.application.projections import DeviceEntry, DeviceRegistry, TenantDirectory
 from smdh.application.quotas import RateLimiter
-from smdh.domain.sensors.base import SensorType
+from smdh.domain.sensors.base import Reading, SensorType
 from smdh.domain.sensors.registry import SensorRegistry
 from smdh.domain.telemetry import DeadLetter, DeviceSample, capped
 
@@ -160,24 +160,32 @@ class IngestPipeline:
             reject(getattr(error, "reason_code", None) or error.code, error.message, error.index)
             for error in invalid
         ]
-        fresh = [r for r in readings if r.timestamp >= oldest]
-        for reading in readings:
-            if reading.timestamp < oldest:
-                rejections.append(
-                    reject(
-                        "too-late",
-                        f"timestamp {reading.timestamp:.0f} is older than the late-data "
-                        f"window of {self._late_window_s / 86400:g} days",
-                    )
+        # Each sample gives one reading or one indexed rejection, in order: the readings'
+        # positions in the payload are the indices no rejection took.
+        taken = {error.index for error in invalid if error.index is not None}
+        positions = [i for i in range(len(readings) + len(taken)) if i not in taken]
+        fresh: list[tuple[int, Reading]] = []
+        for position, reading in zip(positions, readings, strict=True):
+            if reading.timestamp >= oldest:
+                fresh.append((position, reading))
+                continue
+            rejections.append(
+                reject(
+                    "too-late",
+                    f"timestamp {reading.timestamp:.0f} is older than the late-data "
+                    f"window of {self._late_window_s / 86400:g} days",
+                    position,
                 )
+            )
         if self._rate_limiter is not None and fresh:
             granted = self._rate_limiter.grant(record.tenant_id, len(fresh), now)
-            for reading in fresh[granted:]:
+            for position, reading in fresh[granted:]:
                 rejections.append(
                     reject(
                         "quota-exceeded",
                         f"tenant is over its readings-per-second quota "
                         f"(sample at {reading.timestamp:.3f})",
+                        position,
                     )
                 )
             fresh = fresh[:granted]
@@ -188,7 +196,7 @@ class IngestPipeline:
             entry.sensor_type,
         )
         samples.extend(
-            DeviceSample(tenant, site, device, kind, r.timestamp, r.values) for r in fresh
+            DeviceSample(tenant, site, device, kind, r.timestamp, r.values) for _, r in fresh
         )
         accepted = len(fresh)
         return RecordOutcome(accepted, tuple(rejections))
@@ -209,7 +217,12 @@ class IngestPipeline:
                 f"a {entry.sensor_type} device sends {sensor_type.topic_kind} messages, "
                 f"not {record.kind}",
             )
-        if len(record.payload) > MAX_PAYLOAD_BYTES:
+        size = (
+            len(record.payload)
+            if isinstance(record.payload, bytes)
+            else len(record.payload.encode("utf-8", "surrogatepass"))
+        )
+        if size > MAX_PAYLOAD_BYTES:
             return Refused("payload-too-large", f"payload exceeds {MAX_PAYLOAD_BYTES} bytes")
         try:
             payload: object = json.loads(record.payload)

@@ -250,6 +250,8 @@ def test_a_sample_older_than_the_late_window_is_too_late(world: World) -> None:
     assert result.outcomes[0].accepted == 1
     assert codes(result) == ["too-late"]
     assert "late-data window" in result.outcomes[0].rejected[0].reason
+    assert result.outcomes[0].rejected[0].index == 0
+    assert [letter.index for letter in world.letters()] == [0]
     assert [s.timestamp for s in world.stored("m-1")] == [in_window]
     assert result.rejected_by_code == {"too-late": 1}
 
@@ -394,10 +396,13 @@ def test_a_tenant_over_its_readings_quota_gets_quota_exceeded(world: World) -> N
     outcome = result.outcomes[0]
     assert outcome.accepted == 10
     assert [r.code for r in outcome.rejected] == ["quota-exceeded"] * 15
+    assert [r.index for r in outcome.rejected] == list(range(10, 25))
     assert result.rejected_by_code == {"quota-exceeded": 15}
     assert result.dead_letters == 15
     # the first ten samples are the ones kept
-    assert [s.timestamp for s in world.stored("m-9", TINY)] == [world.now - 100 + i for i in range(10)]
+    assert [s.timestamp for s in world.stored("m-9", TINY)] == [
+        world.now - 100 + i for i in range(10)
+    ]
     letters = world.letters(TINY)
     assert [letter.reason_code for letter in letters] == ["quota-exceeded"] * 15
     # acme is not affected by tiny's quota
@@ -407,9 +412,10 @@ def test_a_tenant_over_its_readings_quota_gets_quota_exceeded(world: World) -> N
 def test_the_quota_is_per_second_and_refills(world: World) -> None:
     clock = world.container.clock()
     first = [machine_sample(world.now - 50 + i) for i in range(10)]
-    assert world.pipeline.process([world.record("m-9", first, tenant_id=TINY)]).outcomes[
-        0
-    ].accepted == 10
+    assert (
+        world.pipeline.process([world.record("m-9", first, tenant_id=TINY)]).outcomes[0].accepted
+        == 10
+    )
     more = world.record("m-9", [machine_sample(world.now - 30)], tenant_id=TINY)
     assert codes(world.pipeline.process([more])) == ["quota-exceeded"]
     clock.advance(1.0)
@@ -421,10 +427,47 @@ def test_the_quota_is_per_second_and_refills(world: World) -> None:
     assert codes(result) == ["quota-exceeded"] * 2
 
 
+def test_every_per_sample_rejection_names_its_sample(world: World) -> None:
+    # Regression: too-late and quota-exceeded rejections had index None, so an HTTP client
+    # could not tell which samples of a partly accepted message to send again.
+    late = world.now - DEFAULT_LATE_WINDOW_S - 10
+    samples = [
+        machine_sample(world.now - 9),  # 0: stored
+        {"timestamp": world.now, "power_watts": -1},  # 1: out-of-range
+        machine_sample(late),  # 2: too-late
+        machine_sample(world.now - 8),  # 3: stored
+        "not a sample",  # 4: not-a-sample
+        machine_sample(world.now - 7),  # 5: quota-exceeded (tiny has 2 tokens left)
+        machine_sample(late - 1),  # 6: too-late
+        machine_sample(world.now - 6),  # 7: quota-exceeded
+    ]
+    spent = world.pipeline.process(
+        [
+            world.record(
+                "m-9", [machine_sample(world.now - 50 + i) for i in range(8)], tenant_id=TINY
+            )
+        ]
+    )
+    assert spent.outcomes[0].accepted == 8
+    result = world.pipeline.process([world.record("m-9", samples, tenant_id=TINY)])
+    outcome = result.outcomes[0]
+    assert outcome.accepted == 2
+    assert sorted((r.index, r.code) for r in outcome.rejected) == [
+        (1, "out-of-range"),
+        (2, "too-late"),
+        (4, "not-a-sample"),
+        (5, "quota-exceeded"),
+        (6, "too-late"),
+        (7, "quota-exceeded"),
+    ]
+    stored = {s.timestamp for s in world.stored("m-9", TINY)}
+    assert {world.now - 9, world.now - 8} <= stored
+    assert world.now - 7 not in stored
+
+
 def test_quota_is_spent_across_the_records_of_a_batch(world: World) -> None:
     records = [
-        world.record("m-9", [machine_sample(world.now - 60 + i)], tenant_id=TINY)
-        for i in range(14)
+        world.record("m-9", [machine_sample(world.now - 60 + i)], tenant_id=TINY) for i in range(14)
     ]
     result = world.pipeline.process(records)
     assert [o.accepted for o in result.outcomes] == [1] * 10 + [0] * 4

@@ -61,7 +61,9 @@ class ControlledStore:
             self.writes.append(list(samples))
 
     def timestamps(self) -> list[float]:
-        return sorted(s.timestamp for s in self.inner.query_range(TENANT, DEVICE, 0, 4e9, limit=10_000))
+        return sorted(
+            s.timestamp for s in self.inner.query_range(TENANT, DEVICE, 0, 4e9, limit=10_000)
+        )
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
