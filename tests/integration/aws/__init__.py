@@ -1,0 +1,1 @@
+"""Integration tests of the AWS adapters against a local moto server."""
