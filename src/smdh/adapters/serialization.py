@@ -146,6 +146,8 @@ def _import_domain_events() -> None:
     # Importing the aggregate modules registers their event classes as subclasses; done
     # lazily so that tests can build a serializer of their own event classes only.
     importlib.import_module("smdh.domain.alerts.rules")
+    importlib.import_module("smdh.domain.alerts.channels")
+    importlib.import_module("smdh.domain.alerts.alert")
     importlib.import_module("smdh.domain.assets.device")
     importlib.import_module("smdh.domain.tenancy.site")
     importlib.import_module("smdh.domain.tenancy.tenant")

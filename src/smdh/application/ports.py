@@ -237,3 +237,107 @@ class Notifier(Protocol):
     def send(self, notification: Notification) -> None:
         """Deliver or raise; the caller (the outbox dispatcher) retries with back-off."""
         ...
+
+
+# --- analytics: rollups, telemetry lifecycle (retention, erasure) --------------------------
+
+ROLLUP_WIDTHS = (60, 3600, 86_400)  # 1 minute, 1 hour, 1 day; aligned to the epoch (UTC)
+
+
+@attrs.frozen(slots=True)
+class RollupBucket:
+    """One numeric measure over ``[start, start + width)``: the ``Bucket`` statistics plus
+    when the first and last values were taken and ``increase``, the reset-aware growth of a
+    cumulative counter between consecutive samples of the bucket (a drop counts the new
+    value, as a counter restarted from zero)."""
+
+    start: float
+    count: int
+    minimum: float
+    maximum: float
+    total: float
+    first: float
+    last: float
+    first_at: float
+    last_at: float
+    increase: float
+
+    @property
+    def average(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+    def to_bucket(self) -> Bucket:
+        return Bucket(
+            self.start, self.count, self.minimum, self.maximum, self.total, self.first, self.last
+        )
+
+
+@attrs.frozen(slots=True)
+class StateBucket:
+    """One enum measure (a machine's ``state``) over ``[start, start + width)``: samples
+    per value, and seconds each value held (a sample holds until the next one, at most the
+    store's ``hold_s``)."""
+
+    start: float
+    counts: dict[str, int]
+    seconds: dict[str, float]
+
+
+class RollupStore(Protocol):
+    """1-minute, 1-hour and 1-day rollups per (device, measure), kept current from stored
+    batches (``on_stored`` is the ingest pipeline's after-store hook). Answers equal the same
+    aggregation over the raw samples, for any ``[start, end)``: whole buckets come from the
+    rollup of that width, partial edge buckets from finer rollups and raw samples."""
+
+    def on_stored(self, samples: Sequence[DeviceSample]) -> None: ...
+
+    def flush(self) -> int:
+        """Recompute every bucket touched since the last flush; returns buckets written."""
+        ...
+
+    def buckets(
+        self, tenant_id: str, device_id: str, measure: str, start: float, end: float, width: int
+    ) -> list[RollupBucket]: ...
+
+    def state_buckets(
+        self, tenant_id: str, device_id: str, measure: str, start: float, end: float, width: int
+    ) -> list[StateBucket]: ...
+
+
+@attrs.frozen(slots=True)
+class SeriesInfo:
+    """One stored series: a device's samples of one sensor type, and their time span."""
+
+    tenant_id: str
+    device_id: str
+    sensor_type: str
+    site_id: str
+    first_ts: float | None
+    last_ts: float | None
+
+
+class TelemetryLifecycle(Protocol):
+    """What retention and erasure need of the telemetry store beyond ``TelemetryStore``.
+
+    ``delete_raw_before`` and ``delete_rollups_before`` remove one tenant's rows older than
+    ``before``; ``erase`` removes a tenant's (or one device's) samples, series, latest values
+    and rollups; ``compact`` makes deleted bytes unrecoverable from the file (secure delete
+    and VACUUM).
+    """
+
+    def series(self, tenant_id: str) -> list[SeriesInfo]: ...
+
+    def delete_raw_before(self, tenant_id: str, before: float) -> int: ...
+
+    def delete_rollups_before(self, tenant_id: str, before: float) -> int: ...
+
+    def erase(self, tenant_id: str, device_id: str | None = None) -> int: ...
+
+    def compact(self) -> None: ...
+
+
+class TenantDataPurger(Protocol):
+    """Removes one tenant's (or one device's) rows from a store that has no erase method of
+    its own (the event store, dead letters, credentials), then compacts its file."""
+
+    def purge(self, tenant_id: str, device_id: str | None = None) -> int: ...

@@ -4,6 +4,8 @@ Profiles:
 
 * ``local`` (the default): SQLite event store and keys under the data directory
   (``--data-dir`` / ``SMDH_DATA_DIR``, default ``./smdh-data``), system clock, random ids.
+* ``aws``: DynamoDB event store and dead letters, Timestream telemetry, system clock; names,
+  region and endpoint from ``SMDH_*`` environment variables (``adapters/aws/settings.py``).
 * ``memory``: in-memory fakes of every port, deterministic clock and ids (tests, offline).
 
 Nothing here runs at import time: providers create objects when first asked.
@@ -17,29 +19,40 @@ from typing import Any
 
 from dependency_injector import containers, providers
 
+from smdh.adapters.aws import settings as aws
+from smdh.adapters.embedded.alert_state import SqliteEvaluationStateStore
 from smdh.adapters.embedded.dead_letters import SqliteDeadLetterStore
+from smdh.adapters.embedded.notifiers import LiveFeedNotifier
 from smdh.adapters.embedded.prometheus_metrics import PrometheusIngestMetrics
+from smdh.adapters.embedded.rollups import SqliteRollupStore
 from smdh.adapters.embedded.sqlite_credentials import SqliteCredentialStore
+from smdh.adapters.embedded.sqlite_delivery_log import SqliteDeliveryLog
 from smdh.adapters.embedded.sqlite_event_store import SqliteEventStore
 from smdh.adapters.embedded.telemetry_store import SqliteTelemetryStore
 from smdh.adapters.identity.local_tokens import LocalTokenAuthority
 from smdh.adapters.identity.passwords import ScryptHasher, Sha256SecretHasher
+from smdh.adapters.memory.alert_state import InMemoryEvaluationStateStore
 from smdh.adapters.memory.clock import FixedClock, SequentialIds
 from smdh.adapters.memory.credentials import InMemoryCredentialStore
 from smdh.adapters.memory.dead_letters import InMemoryDeadLetterStore
+from smdh.adapters.memory.delivery_log import InMemoryDeliveryLog
 from smdh.adapters.memory.event_store import InMemoryEventStore
 from smdh.adapters.memory.metrics import CountingIngestMetrics
+from smdh.adapters.memory.rollups import InMemoryRollupStore
 from smdh.adapters.memory.telemetry_store import InMemoryTelemetryStore
 from smdh.adapters.serialization import EventSerializer
 from smdh.adapters.system import RandomIds, SystemClock
+from smdh.application.alerting import AlertingService
 from smdh.application.identity import DeviceAuthenticator, IdentityService
 from smdh.application.ingest import IngestPipeline
 from smdh.application.ingest_worker import IngestTotals, IngestWorker, observe_batches
 from smdh.application.live import LiveFeed
+from smdh.application.notifications import ChannelLookup, NotificationDispatcher
 from smdh.application.queries import Queries
 from smdh.application.quotas import RateLimiter
 from smdh.application.system import Application
 from smdh.domain.sensors.registry import default_registry
+from smdh.entrypoints import alerting_runtime
 
 DEFAULT_DATA_DIR = Path("smdh-data")
 
@@ -56,26 +69,47 @@ def _in_data_dir(data_dir: str, name: str) -> Path:
     return path / name
 
 
+def _hook_rollups(pipeline: IngestPipeline, rollups: Any) -> Any:
+    """Rollups follow every stored batch; returns the rollup store."""
+    pipeline.add_after_store_hook(rollups.on_stored)
+    return rollups
+
+
 class Container(containers.DeclarativeContainer):
     config = providers.Configuration()
 
     serializer = providers.Singleton(EventSerializer)
     sensors = providers.Singleton(default_registry)
     device_secret_hasher = providers.Singleton(Sha256SecretHasher)
-    password_hasher = providers.Singleton(ScryptHasher)
+    # The memory profile (tests, offline use) hashes passwords at a lower scrypt cost: the
+    # format and checks are the same, only the work factor differs.
+    password_hasher: Any = providers.Selector(
+        config.profile,
+        local=providers.Singleton(ScryptHasher),
+        aws=providers.Singleton(ScryptHasher),
+        memory=providers.Singleton(ScryptHasher, n=2**10),
+    )
+
+    # aws profile: names and endpoint from the environment (adapters/aws/settings.py)
+    aws_resources = providers.Singleton(aws.AwsResources.from_env)
+    aws_clients = providers.Singleton(aws.client_factory, aws_resources)
+    aws_dead_letters = providers.Singleton(aws.build_dead_letters, aws_resources, aws_clients)
 
     clock: Any = providers.Selector(
         config.profile,
+        aws=providers.Singleton(SystemClock),
         local=providers.Singleton(SystemClock),
         memory=providers.Singleton(FixedClock),
     )
     ids: Any = providers.Selector(
         config.profile,
+        aws=providers.Singleton(RandomIds),
         local=providers.Singleton(RandomIds),
         memory=providers.Singleton(SequentialIds),
     )
     event_store: Any = providers.Selector(
         config.profile,
+        aws=providers.Singleton(aws.build_event_store, aws_resources, aws_clients, serializer),
         local=providers.Singleton(
             SqliteEventStore,
             path=providers.Callable(_in_data_dir, config.data_dir, "events.sqlite3"),
@@ -90,6 +124,7 @@ class Container(containers.DeclarativeContainer):
 
     credentials: Any = providers.Selector(
         config.profile,
+        aws=providers.Singleton(InMemoryCredentialStore),  # Cognito holds the passwords
         local=providers.Singleton(
             SqliteCredentialStore,
             path=providers.Callable(_in_data_dir, config.data_dir, "credentials.sqlite3"),
@@ -113,6 +148,9 @@ class Container(containers.DeclarativeContainer):
     )
     telemetry_store: Any = providers.Selector(
         config.profile,
+        aws=providers.Singleton(
+            aws.build_telemetry_store, aws_resources, aws_clients, aws_dead_letters, clock, sensors
+        ),
         local=providers.Singleton(
             SqliteTelemetryStore,
             path=providers.Callable(_in_data_dir, config.data_dir, "telemetry.sqlite3"),
@@ -122,6 +160,7 @@ class Container(containers.DeclarativeContainer):
     )
     dead_letters: Any = providers.Selector(
         config.profile,
+        aws=aws_dead_letters,
         local=providers.Singleton(
             SqliteDeadLetterStore,
             path=providers.Callable(_in_data_dir, config.data_dir, "dead_letters.sqlite3"),
@@ -130,6 +169,7 @@ class Container(containers.DeclarativeContainer):
     )
     ingest_metrics: Any = providers.Selector(
         config.profile,
+        aws=providers.Singleton(aws.build_ingest_metrics, aws_resources),
         local=providers.Singleton(PrometheusIngestMetrics),
         memory=providers.Singleton(CountingIngestMetrics),
     )
@@ -162,12 +202,69 @@ class Container(containers.DeclarativeContainer):
         devices=application.provided.devices,
     )
 
+    # --- alerting and notifications (entrypoints/alerting_runtime.py runs them) ------------
+    alert_state_store: Any = providers.Selector(
+        config.profile,
+        aws=providers.Singleton(InMemoryEvaluationStateStore),
+        local=providers.Singleton(
+            SqliteEvaluationStateStore,
+            path=providers.Callable(_in_data_dir, config.data_dir, "alert_state.sqlite3"),
+        ),
+        memory=providers.Singleton(InMemoryEvaluationStateStore),
+    )
+    alerting_service = providers.Singleton(
+        AlertingService,
+        events=event_store,
+        directory=application.provided.directory,
+        clock=clock,
+        state_store=alert_state_store,
+        telemetry=telemetry_store,
+        devices=application.provided.devices,
+    )
+    delivery_log: Any = providers.Selector(
+        config.profile,
+        aws=providers.Singleton(InMemoryDeliveryLog),
+        local=providers.Singleton(
+            SqliteDeliveryLog,
+            path=providers.Callable(_in_data_dir, config.data_dir, "deliveries.sqlite3"),
+        ),
+        memory=providers.Singleton(InMemoryDeliveryLog),
+    )
+    channel_lookup = providers.Singleton(ChannelLookup, events=event_store)
+    live_notifier = providers.Singleton(LiveFeedNotifier, live=live_feed)
+    notifiers = providers.Singleton(
+        alerting_runtime.build_notifiers, config.profile, channel_lookup, live_notifier
+    )
+    notification_dispatcher = providers.Singleton(
+        NotificationDispatcher,
+        events=event_store,
+        deliveries=delivery_log,
+        notifiers=notifiers,
+        clock=clock,
+    )
+    alerting_hook = providers.Singleton(
+        alerting_runtime.hook_alerting, ingest_pipeline, alerting_service
+    )
+
+    # --- rollups (1 min / 1 h / 1 day), kept current by an ingest after-store hook ---------
+    rollup_store: Any = providers.Selector(
+        config.profile,
+        aws=providers.Singleton(InMemoryRollupStore, telemetry=telemetry_store, registry=sensors),
+        local=providers.Singleton(
+            SqliteRollupStore, path=telemetry_store.provided.path, registry=sensors
+        ),
+        memory=providers.Singleton(
+            InMemoryRollupStore, telemetry=telemetry_store, registry=sensors
+        ),
+    )
+    rollup_hook = providers.Singleton(_hook_rollups, ingest_pipeline, rollup_store)
+
 
 def build_container(
     profile: str = "local", data_dir: str | os.PathLike[str] | None = None
 ) -> Container:
-    if profile not in ("local", "memory"):
-        raise ValueError(f"unknown profile {profile!r}; known: local, memory")
+    if profile not in ("local", "memory", "aws"):
+        raise ValueError(f"unknown profile {profile!r}; known: local, memory, aws")
     container = Container()
     container.config.from_dict({"profile": profile, "data_dir": str(resolve_data_dir(data_dir))})
     return container

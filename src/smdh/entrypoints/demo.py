@@ -1,18 +1,29 @@
-"""The demo tenant: created on the first ``smdh serve --demo``, reused on every later start."""
+"""The demo tenant: created on the first ``smdh serve --demo``, reused on every later start.
+
+Alerting in the demo: the default rules of every sensor type, alerts in-app (the portal's
+``GET /v1/stream``), and, with ``SMDH_DEMO_WEBHOOK=http://host:port/path`` in the
+environment, signed webhook deliveries of every alert transition to that URL (the signing
+secret is written to the demo file under ``alerting.webhook``).
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
 from smdh.application import commands as c
+from smdh.application.alert_commands import EnableDefaultRules
+from smdh.application.channel_commands import ConfigureNotificationChannels, WebhookSpec
 from smdh.application.principals import Principal
 from smdh.application.system import Application
 from smdh.domain.shared.ids import DeviceId, SiteId, TenantId, UserId
 from smdh.domain.tenancy.roles import Role
 from smdh.domain.tenancy.site import Shift
+
+log = logging.getLogger(__name__)
 
 DEMO_TENANT = TenantId("demo")
 DEMO_ADMIN = UserId("admin")
@@ -104,7 +115,35 @@ def ensure_demo(application: Application, demo_file: Path) -> dict[str, Any]:
                     "password": credentials.secret,
                 }
             )
-    return {**existing, "tenant": DEMO_TENANT, "devices": devices}
+    alerting = ensure_demo_alerting(application, existing.get("alerting"))
+    return {**existing, "tenant": DEMO_TENANT, "devices": devices, "alerting": alerting}
+
+
+def ensure_demo_alerting(application: Application, known: object) -> dict[str, Any]:
+    """Default rules of every sensor type (switched on once: a rule disabled later stays
+    off), in-app alerts always, and a signed webhook to ``SMDH_DEMO_WEBHOOK`` when set (its
+    secret is generated once and kept in the demo file with the other credentials)."""
+    state: dict[str, Any] = dict(known) if isinstance(known, dict) else {}
+    try:
+        if not state.get("default_rules"):
+            application.execute(EnableDefaultRules(principal=OPERATOR, tenant_id=DEMO_TENANT))
+            state["default_rules"] = True
+        url = os.environ.get("SMDH_DEMO_WEBHOOK") or None
+        if url is None or (state.get("webhook") or {}).get("url") == url:
+            return state  # channels the admin set through the API stay as they are
+        result = application.execute(
+            ConfigureNotificationChannels(
+                principal=OPERATOR,
+                tenant_id=DEMO_TENANT,
+                webhooks=(WebhookSpec(url),),
+                default_channels=("webhook",),
+            )
+        )
+    except LookupError:  # the alerting handlers are not in COMMAND_HANDLERS (yet)
+        log.warning("alerting commands are not wired: demo rules and channels skipped")
+        return state
+    state["webhook"] = {"url": url, "secret": result.new_secrets.get(url)}
+    return state
 
 
 def _zone(site_id: str) -> str:

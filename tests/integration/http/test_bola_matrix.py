@@ -11,6 +11,7 @@ import pytest
 from smdh.domain.tenancy.roles import Role
 from smdh.entrypoints.http.core import AccessKind, Route
 from smdh.entrypoints.http.routes import all_routes
+from tests.integration.alerts.seeding import seed_rule_and_alert
 from tests.integration.http.conftest import Client, EventStream, World
 
 B = {
@@ -18,7 +19,11 @@ B = {
     "site_id": "globex-plant",
     "device_id": "globex-m1",
     "user_id": "globex-admin",
+    "rule_id": "globex-rule",
+    "alert_id": "globex-rule:globex-m1:1",
+    "job_id": "globex-job",
 }
+ALERT_RULE = {"name": "Hot", "measure": "temperature_c", "comparison": "gt", "threshold": 90}
 # Per operation: a body (valid in shape) and a query string. Bodies of creates refer to B's
 # objects where they can (a device at B's site); otherwise they create in A's own tenant.
 CASES: dict[str, tuple[Any, str]] = {
@@ -55,11 +60,51 @@ CASES: dict[str, tuple[Any, str]] = {
     "listDeviceReadings": (None, "measure=rpm"),
     "listDeadLetters": (None, ""),
     "streamLive": (None, ""),
+    "getOeeMetrics": (None, "site_id=globex-plant"),
+    "getEnergyMetrics": (None, "device_id=globex-m1"),
+    "getAirQualityMetrics": (None, "site_id=globex-plant"),
+    "listJobs": (None, "site_id=globex-plant"),
+    "getJob": (None, ""),
+    "exportDataset": (None, "dataset=readings"),
+    "listAlertRules": (None, ""),
+    "createAlertRule": ({"rule_id": "bola-rule", **ALERT_RULE}, ""),
+    "enableDefaultAlertRules": ({"sensor_type": "machine"}, ""),
+    "getAlertRule": (None, ""),
+    "replaceAlertRule": (ALERT_RULE, ""),
+    "deleteAlertRule": (None, ""),
+    "enableAlertRule": (None, ""),
+    "disableAlertRule": (None, ""),
+    "listAlerts": (None, "device_id=globex-m1"),
+    "getAlert": (None, ""),
+    "getAlertHistory": (None, ""),
+    "acknowledgeAlert": ({"note": "mine now"}, ""),
+    "snoozeAlert": ({"until": "2030-01-01T00:00:00+00:00"}, ""),
+    "getNotificationChannels": (None, ""),
+    "setNotificationChannels": ({"email_recipients": ["ops@acme.example"]}, ""),
+    "getMyNotificationPreferences": (None, ""),
+    "setMyNotificationPreferences": ({"min_severity": "warning"}, ""),
+    "listDeliveries": (None, "status=failed"),
     "ingest": ({"timestamp": 1767600000, "rpm": 1}, ""),  # device credentials only: 403
 }
 B_DATA = ("globex Ltd", "globex-admin@", "globex-editor@", "globex-viewer@")
-TARGETS_B_BY_BODY_OR_QUERY = {"registerDevice", "listAudit"}
+TARGETS_B_BY_BODY_OR_QUERY = {
+    "registerDevice",
+    "listAudit",
+    "getOeeMetrics",
+    "getEnergyMetrics",
+    "getAirQualityMetrics",
+    "listJobs",
+}
+# B has no scanned jobs in this world: getJob is a 404 for B too (tests/integration/http/
+# test_metrics_api.py reads a job of its own tenant).
+NO_OBJECT_OF_B = {"getJob"}
 PROTECTED = [r for r in all_routes() if r.access.kind is not AccessKind.PUBLIC]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _b_has_an_alert(world: World) -> None:
+    """B's rule ``globex-rule`` and its alert ``globex-rule:globex-m1:1`` (set up once)."""
+    seed_rule_and_alert(world.container, "globex", "globex-rule", "globex-m1")
 
 
 def test_every_protected_route_is_in_the_matrix() -> None:
@@ -113,7 +158,10 @@ def test_tenant_a_gets_nothing_of_tenant_b(
     [
         r
         for r in PROTECTED
-        if r.method == "GET" and r.path_params and r.access.kind is AccessKind.TENANT
+        if r.method == "GET"
+        and r.path_params
+        and r.access.kind is AccessKind.TENANT
+        and r.operation_id not in NO_OBJECT_OF_B
     ],
     ids=lambda r: r.operation_id,
 )

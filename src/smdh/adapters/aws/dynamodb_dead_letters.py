@@ -14,7 +14,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from smdh.domain.telemetry import DeadLetter, capped
+from smdh.adapters.memory.dead_letters import bounded
+from smdh.domain.telemetry import DeadLetter
 
 TOTALS = "#all"
 NONE = "#none"
@@ -98,14 +99,15 @@ class DynamoDbDeadLetterStore:
 
     @staticmethod
     def _item(tenant: str, letter_id: int, letter: DeadLetter) -> dict[str, Any]:
+        letter = bounded(letter)  # the same caps as every other store
         body = {
             "tenant_id": letter.tenant_id,
             "device_id": letter.device_id,
             "source": letter.source,
             "received_at": letter.received_at,
             "reason_code": letter.reason_code,
-            "reason": capped(letter.reason),
-            "payload": capped(letter.payload),
+            "reason": letter.reason,
+            "payload": letter.payload,
             "index": letter.index,
         }
         return {

@@ -6,8 +6,10 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from smdh.application import alert_commands as ac
+from smdh.application import channel_commands as cc
 from smdh.application import commands as c
-from smdh.application.handlers import alert_rules, devices, tenancy
+from smdh.application.handlers import alert_rules, alerts, channels, devices, tenancy
 from smdh.application.messagebus import CommandHandler
 
 COMMAND_HANDLERS: dict[type[c.Command], Callable[..., Any]] = {
@@ -34,6 +36,13 @@ COMMAND_HANDLERS: dict[type[c.Command], Callable[..., Any]] = {
     c.EnableAlertRule: alert_rules.enable_alert_rule,
     c.DisableAlertRule: alert_rules.disable_alert_rule,
     c.DeleteAlertRule: alert_rules.delete_alert_rule,
+    ac.AcknowledgeAlert: alerts.acknowledge_alert,
+    ac.SnoozeAlert: alerts.snooze_alert,
+    ac.EnableDefaultRules: alerts.enable_default_rules,
+    ac.DefineAlertRuleOfKind: alerts.define_alert_rule_of_kind,
+    cc.ConfigureNotificationChannels: channels.configure_notification_channels,
+    cc.SetNotificationPreferences: channels.set_notification_preferences,
+    cc.ClearNotificationPreferences: channels.clear_notification_preferences,
 }
 
 

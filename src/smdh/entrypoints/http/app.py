@@ -6,6 +6,8 @@ off), ``settings`` the limits and timeouts.
 
 The container's ingest worker is started on the app's event loop (``on_startup``) and
 stopped, after flushing what was submitted, on cleanup; open live streams end on shutdown.
+Alerting (evaluation on every stored batch, the 1 s tick, notification dispatch) starts and
+stops with the app too (``alerting=False`` leaves it out).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 
 from smdh.application.ports import TokenVerifier
+from smdh.entrypoints.alerting_runtime import start_alerting
 from smdh.entrypoints.container import Container
 from smdh.entrypoints.http.aiohttp_adapter import RouteDispatcher
 from smdh.entrypoints.http.core import Route, Services
@@ -47,6 +50,8 @@ def services_from(
         live=container.live_feed(),
         metrics=container.ingest_metrics(),
         stream_heartbeat_s=(settings or HttpSettings()).stream_heartbeat_s,
+        alerting=container.alerting_service(),
+        deliveries=container.delivery_log(),
     )
 
 
@@ -54,6 +59,8 @@ def create_app(
     container: Container,
     verifier: TokenVerifier | None = None,
     settings: HttpSettings | None = None,
+    *,
+    alerting: bool = True,
 ) -> web.Application:
     local = verifier is None
     settings = settings or HttpSettings()
@@ -94,4 +101,6 @@ def create_app(
     app.on_startup.append(start_ingest)
     app.on_shutdown.append(end_streams)
     app.on_cleanup.append(shutdown)
+    if alerting:  # evaluation hook, 1 s tick and the notification dispatcher (app's loop)
+        start_alerting(container, app)
     return app

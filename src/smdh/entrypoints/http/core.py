@@ -34,7 +34,15 @@ from smdh.application.principals import Principal, PrincipalKind
 from smdh.application.queries import Queries
 from smdh.application.system import Application
 from smdh.domain.shared.errors import PermissionDenied
-from smdh.domain.shared.ids import DeviceId, Identifier, SiteId, TenantId, UserId
+from smdh.domain.shared.ids import (
+    AlertId,
+    DeviceId,
+    Identifier,
+    RuleId,
+    SiteId,
+    TenantId,
+    UserId,
+)
 from smdh.domain.tenancy.roles import Role
 
 
@@ -144,6 +152,8 @@ PATH_PARAMS: Mapping[str, type[Identifier]] = {
     "site_id": SiteId,
     "device_id": DeviceId,
     "user_id": UserId,
+    "rule_id": RuleId,
+    "alert_id": AlertId,  # the API form {rule}:{device}:{episode}, without the tenant
 }
 _PATH_PARAM = re.compile(r"\{([a-z_]+)\}")
 
@@ -209,6 +219,8 @@ class Services:
     live: LiveFeed | None = None
     metrics: object | None = None  # exposed at /metrics when it has ``render() -> bytes``
     stream_heartbeat_s: float = 15.0
+    alerting: Any = None  # application.alerting.AlertingService, when alerting runs
+    deliveries: Any = None  # application.delivery.DeliveryLog, when notifications run
     stopping: asyncio.Event = attrs.field(factory=asyncio.Event)  # set on shutdown
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from smdh.application.ports import DeadLetterStore, TelemetryStore
+from smdh.application.ports import DeadLetterStore, RollupStore, TelemetryStore
 from smdh.application.projections import DeviceEntry
 from smdh.domain.sensors.base import SensorType
 from smdh.domain.shared.ids import DeviceId
@@ -35,6 +35,7 @@ DAY = 86_400
 DEFAULT_SPAN_S = 3600
 DEFAULT_READINGS_LIMIT = 1000
 BUCKETS = {"1m": 60, "1h": 3600, "1d": DAY}
+RAW_BUCKETS_MAX_S = 6 * 3600  # longer bucketed ranges are answered from the rollups
 # The widest range per request: raw samples, and per bucket width.
 MAX_SPAN_S = {None: 31 * DAY, "1m": 31 * DAY, "1h": 366 * DAY, "1d": 3660 * DAY}
 _MEASURE = "[a-z][a-z0-9_]{0,63}"
@@ -167,7 +168,18 @@ def readings(ctx: RequestContext) -> ApiResponse:
         body["truncated"] = len(samples) > limit
         return ApiResponse(200, body)
     measure = _one_numeric(chosen, sensor_type)
-    found = store.aggregate(entry.tenant_id, entry.device_id, measure, start, end, BUCKETS[bucket])
+    rollups: RollupStore | None = getattr(ctx.services, "rollups", None)
+    if rollups is not None and end - start > RAW_BUCKETS_MAX_S:  # long: read rollups
+        found = [
+            b.to_bucket()
+            for b in rollups.buckets(
+                entry.tenant_id, entry.device_id, measure, start, end, BUCKETS[bucket]
+            )
+        ]
+    else:
+        found = store.aggregate(
+            entry.tenant_id, entry.device_id, measure, start, end, BUCKETS[bucket]
+        )
     body.update(
         measure=measure,
         bucket=bucket,

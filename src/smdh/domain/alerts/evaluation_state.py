@@ -1,0 +1,276 @@
+"""What the evaluator remembers between batches, with bounded memory per (rule, device).
+
+* ``RuleDeviceState``: raised or not, the current episode number, when a sustained
+  condition started holding (``pending_since``), and the kind-specific memory: the recent
+  (time, value) pairs of a rate-of-change rule (capped), the running mean and variance of
+  an anomaly rule (Welford, or exponentially weighted when the rule has a ``window``), the
+  per-bucket sums of a window average (at most ``WINDOW_BUCKETS`` + 1 buckets).
+* ``EvaluationState``: those per key, plus the last time each device was seen, and which
+  keys changed since the last snapshot, so persisting after every batch costs only what
+  changed. ``to_json``/``restore`` round-trip it for a restart.
+
+Pure: no I/O, no clock; the application snapshots and stores it.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import deque
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+RuleKey = tuple[str, str, str]  # tenant, rule id, device id
+DeviceKey = tuple[str, str]  # tenant, device id
+LastSeen = tuple[float, str, str]  # timestamp, site id, sensor type
+
+RATE_HISTORY_CAP = 512
+WINDOW_BUCKETS = 60
+SEP = "|"  # never valid in tenant, rule or device ids
+
+
+def key_text(key: tuple[str, ...]) -> str:
+    return SEP.join(key)
+
+
+def key_of(text: str) -> tuple[str, ...]:
+    return tuple(text.split(SEP))
+
+
+class RuleDeviceState:
+    __slots__ = (
+        "active",
+        "buckets",
+        "count",
+        "episode",
+        "first_t",
+        "history",
+        "last_t",
+        "m2",
+        "mean",
+        "pending_since",
+        "pending_value",
+    )
+
+    def __init__(self) -> None:
+        self.active = False
+        self.episode = 0
+        self.pending_since: float | None = None
+        self.pending_value: float | str | None = None
+        self.history: deque[tuple[float, float]] | None = None
+        self.count = 0
+        self.mean = 0.0
+        self.m2 = 0.0  # Welford: sum of squared deviations; weighted: the variance itself
+        self.buckets: deque[list[float]] | None = None  # [start, sum, count]
+        self.first_t: float | None = None
+        self.last_t: float | None = None
+
+    # --- anomaly statistics -----------------------------------------------------------------
+
+    def observe(self, value: float, window: int) -> None:
+        self.count += 1
+        if window <= 0 or self.count == 1:
+            delta = value - self.mean
+            self.mean += delta / self.count
+            self.m2 += delta * (value - self.mean)
+            if window > 0:  # switch the accumulator to a variance from the next sample
+                self.m2 = 0.0
+            return
+        alpha = 2.0 / (window + 1.0)
+        delta = value - self.mean
+        increment = alpha * delta
+        self.mean += increment
+        self.m2 = (1.0 - alpha) * (self.m2 + delta * increment)
+
+    def variance(self, window: int) -> float:
+        if window > 0:
+            return self.m2
+        return self.m2 / (self.count - 1) if self.count > 1 else 0.0
+
+    def z_score(self, value: float, window: int) -> float:
+        std = math.sqrt(max(self.variance(window), 0.0))
+        if std < 1e-12:
+            return (
+                0.0
+                if abs(value - self.mean) < 1e-12
+                else math.copysign(math.inf, value - self.mean)
+            )
+        return (value - self.mean) / std
+
+    # --- window average ---------------------------------------------------------------------
+
+    def add_to_window(self, t: float, value: float, window_s: int) -> float:
+        """Adds the sample; returns the average over the last ``window_s`` seconds."""
+        width = max(1.0, window_s / WINDOW_BUCKETS)
+        start = math.floor(t / width) * width
+        if self.buckets is None:
+            self.buckets = deque()
+        buckets = self.buckets
+        if buckets and buckets[-1][0] >= start:  # a late sample counts in the newest bucket
+            buckets[-1][1] += value
+            buckets[-1][2] += 1
+        else:
+            buckets.append([start, value, 1.0])
+        while buckets and buckets[0][0] + width <= t - window_s:
+            buckets.popleft()
+        total = sum(b[1] for b in buckets)
+        count = sum(b[2] for b in buckets)
+        return total / count if count else value
+
+    # --- rate of change ---------------------------------------------------------------------
+
+    def rate(self, t: float, value: float, window_s: int) -> float | None:
+        """Units per second from the oldest sample still in the window; None if too few."""
+        if self.history is None:
+            self.history = deque(maxlen=RATE_HISTORY_CAP if window_s > 0 else 1)
+        history = self.history
+        if window_s > 0:
+            while history and t - history[0][0] > window_s:
+                history.popleft()
+        rate = None
+        if history and t > history[0][0]:
+            rate = (value - history[0][1]) / (t - history[0][0])
+        if not history or t > history[-1][0]:
+            history.append((t, value))
+        return rate
+
+    # --- persistence ------------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"a": self.active, "e": self.episode}
+        if self.pending_since is not None:
+            data["ps"] = self.pending_since
+            data["pv"] = self.pending_value
+        if self.history:
+            data["h"] = [list(p) for p in self.history]
+            data["hm"] = self.history.maxlen
+        if self.count:
+            data["n"], data["mu"], data["m2"] = self.count, self.mean, self.m2
+        if self.buckets:
+            data["b"] = [list(b) for b in self.buckets]
+        if self.first_t is not None:
+            data["ft"] = self.first_t
+        if self.last_t is not None:
+            data["lt"] = self.last_t
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RuleDeviceState:
+        st = cls()
+        st.active = bool(data.get("a", False))
+        st.episode = int(data.get("e", 0))
+        st.pending_since = data.get("ps")
+        st.pending_value = data.get("pv")
+        if "h" in data:
+            st.history = deque(((float(t), float(v)) for t, v in data["h"]), maxlen=data["hm"])
+        st.count = int(data.get("n", 0))
+        st.mean = float(data.get("mu", 0.0))
+        st.m2 = float(data.get("m2", 0.0))
+        if "b" in data:
+            st.buckets = deque([float(x) for x in b] for b in data["b"])
+        st.first_t = data.get("ft")
+        st.last_t = data.get("lt")
+        return st
+
+
+class EvaluationState:
+    """Per-(rule, device) states, devices' last-seen times and what changed since a snapshot.
+
+    ``lock`` serializes evaluation in one process (hook threads and the scheduler tick);
+    across processes the event store's optimistic concurrency keeps alerts unique.
+    """
+
+    def __init__(self) -> None:
+        self.rules: dict[RuleKey, RuleDeviceState] = {}
+        self.last_seen: dict[DeviceKey, LastSeen] = {}
+        self.pending: set[RuleKey] = set()  # sustained conditions waiting for their duration
+        self.dirty: set[RuleKey] = set()  # decisions, pending times, episodes: save now
+        self.touched: set[RuleKey] = set()  # statistics of stateful kinds: save now and then
+        self.dirty_seen: set[DeviceKey] = set()
+        self.removed: set[RuleKey] = set()
+        self.bindings: dict[DeviceKey, Any] = {}  # the evaluator's per-device caches
+        self.lock = threading.RLock()
+
+    def get(self, key: RuleKey) -> RuleDeviceState:
+        st = self.rules.get(key)
+        if st is None:
+            st = self.rules[key] = RuleDeviceState()
+        return st
+
+    def set_episode(self, key: RuleKey, episode: int, *, active: bool | None = None) -> None:
+        """The application's correction after reading the store (restart, latched alert)."""
+        st = self.get(key)
+        st.episode = episode
+        if active is not None:
+            st.active = active
+            self.bindings.pop((key[0], key[2]), None)  # its groups count raised alerts
+        self.dirty.add(key)
+
+    def forget(self, key: RuleKey) -> None:
+        self.rules.pop(key, None)
+        self.bindings.pop((key[0], key[2]), None)
+        self.pending.discard(key)
+        self.dirty.discard(key)
+        self.touched.discard(key)
+        self.removed.add(key)
+
+    def active_keys(self) -> Iterator[RuleKey]:
+        return (k for k, st in self.rules.items() if st.active)
+
+    # --- snapshots --------------------------------------------------------------------------
+
+    def take_changes(
+        self, *, statistics: bool = False
+    ) -> tuple[dict[str, dict[str, Any] | None], dict[str, list[Any]]]:
+        """Changed rule states (None = removed) and last-seen entries since the last call.
+
+        Statistics (rate histories, anomaly moments, window sums) change with every sample;
+        they are included only when ``statistics`` is true (the service does so once a
+        minute): losing a minute of them on a crash only lengthens warm-up.
+        """
+        if statistics:
+            self.dirty |= self.touched
+            self.touched.clear()
+        changes: dict[str, dict[str, Any] | None] = {key_text(k): None for k in self.removed}
+        for key in self.dirty:
+            st = self.rules.get(key)
+            changes[key_text(key)] = st.to_json() if st is not None else None
+        seen = {key_text(k): list(self.last_seen[k]) for k in self.dirty_seen}
+        self.dirty.clear()
+        self.dirty_seen.clear()
+        self.removed.clear()
+        return changes, seen
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rules": {key_text(k): st.to_json() for k, st in self.rules.items()},
+            "last_seen": {key_text(k): list(v) for k, v in self.last_seen.items()},
+        }
+
+    @classmethod
+    def restore(
+        cls, rules: Mapping[str, Mapping[str, Any]], last_seen: Mapping[str, list[Any]]
+    ) -> EvaluationState:
+        state = cls()
+        for text, data in rules.items():
+            parts = key_of(text)
+            if len(parts) != 3:
+                continue
+            key: RuleKey = (parts[0], parts[1], parts[2])
+            st = RuleDeviceState.from_json(data)
+            state.rules[key] = st
+            if st.pending_since is not None:
+                state.pending.add(key)
+        for text, value in last_seen.items():
+            parts = key_of(text)
+            if len(parts) == 2 and len(value) == 3:
+                state.last_seen[(parts[0], parts[1])] = (
+                    float(value[0]),
+                    str(value[1]),
+                    str(value[2]),
+                )
+        return state
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> EvaluationState:
+        return cls.restore(data.get("rules", {}), data.get("last_seen", {}))
