@@ -28,7 +28,15 @@ def container() -> Container:
     with _lock:
         if _container is None:
             _container = build_container("aws")
+            attach_alerting(_container)
         return _container
+
+
+def attach_alerting(built: Container) -> None:
+    """Alert evaluation as the pipeline's after-store hook (the same evaluator as the hub)."""
+    hook = getattr(built, "alerting_hook", None)
+    if callable(hook):
+        hook()
 
 
 def refreshed(monotonic: Callable[[], float] = time.monotonic) -> Container:
@@ -46,6 +54,8 @@ def refreshed(monotonic: Callable[[], float] = time.monotonic) -> Container:
 def use(replacement: Container | None) -> None:
     """Install a container (tests, benchmarks) or forget it (None): the next call rebuilds."""
     global _container, _refreshed_at  # noqa: PLW0603
+    if replacement is not None:
+        attach_alerting(replacement)
     with _lock:
         _container = replacement
         _refreshed_at = float("-inf")

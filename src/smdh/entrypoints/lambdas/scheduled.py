@@ -4,8 +4,7 @@ Each schedule's ``Input`` is ``{"task": "<name>"}`` (Scheduler passes it as the 
 Tasks run against the warm ``aws`` container:
 
 * ``projections``: catch the registry and directory up with the event store;
-* ``alert-ticks``: absence / duration rules, via the alerting service's ``tick(now)`` when the
-  container has one (``alerting``), otherwise reported as not available;
+* ``alert-ticks``: absence / duration rules: ``alerting_service.tick(now)``;
 * ``rollups``, ``oee``: the same, via ``rollups.run(now)`` / ``oee.run(now)`` when present;
 * ``retention``: Timestream expires data itself (memory -> magnetic -> deleted, per table
   retention), so this only prunes what SMDH keeps elsewhere (nothing yet) and says so.
@@ -16,6 +15,7 @@ Unknown tasks raise (a misconfigured schedule should fail loudly, and Scheduler 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -25,7 +25,7 @@ from smdh.entrypoints.container import Container
 from smdh.entrypoints.lambdas import runtime
 
 logger = Logger(service="smdh-scheduled")
-Task = Callable[[Container, float], dict[str, Any]]
+Task = Callable[[Container, datetime], dict[str, Any]]
 
 
 def optional_service(container: Container, name: str) -> Any:
@@ -35,7 +35,7 @@ def optional_service(container: Container, name: str) -> Any:
 
 
 def _delegate(service: str, method: str) -> Task:
-    def run(container: Container, now: float) -> dict[str, Any]:
+    def run(container: Container, now: datetime) -> dict[str, Any]:
         target = optional_service(container, service)
         call = getattr(target, method, None) if target is not None else None
         if call is None:
@@ -46,17 +46,17 @@ def _delegate(service: str, method: str) -> Task:
     return run
 
 
-def _projections(container: Container, now: float) -> dict[str, Any]:
+def _projections(container: Container, now: datetime) -> dict[str, Any]:
     return {"status": "done", "events_applied": container.application().refresh()}
 
 
-def _retention(container: Container, now: float) -> dict[str, Any]:
+def _retention(container: Container, now: datetime) -> dict[str, Any]:
     return {"status": "done", "detail": "Timestream retention is a table setting"}
 
 
 TASKS: dict[str, Task] = {
     "projections": _projections,
-    "alert-ticks": _delegate("alerting", "tick"),
+    "alert-ticks": _delegate("alerting_service", "tick"),
     "rollups": _delegate("rollups", "run"),
     "oee": _delegate("oee", "run"),
     "retention": _retention,
@@ -68,7 +68,7 @@ def run_task(event: dict[str, Any], container: Container) -> dict[str, Any]:
     task = TASKS.get(name)
     if task is None:
         raise ValueError(f"unknown scheduled task {name!r}; known: {', '.join(TASKS)}")
-    now = container.clock().now().timestamp()
+    now = container.clock().now()
     outcome = task(container, now)
     logger.info("scheduled task", extra={"task": name, **outcome})
     return {"task": name, **outcome}
