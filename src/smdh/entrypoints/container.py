@@ -4,8 +4,9 @@ Profiles:
 
 * ``local`` (the default): SQLite event store and keys under the data directory
   (``--data-dir`` / ``SMDH_DATA_DIR``, default ``./smdh-data``), system clock, random ids.
-* ``aws``: DynamoDB event store and dead letters, Timestream telemetry, system clock; names,
-  region and endpoint from ``SMDH_*`` environment variables (``adapters/aws/settings.py``).
+* ``aws``: DynamoDB event store, dead letters, alert evaluation state and delivery log,
+  Timestream telemetry, SES/SNS/webhook notifiers, system clock; names, region and endpoint
+  from ``SMDH_*`` environment variables (``adapters/aws/settings.py``).
 * ``memory``: in-memory fakes of every port, deterministic clock and ids (tests, offline).
 
 Nothing here runs at import time: providers create objects when first asked.
@@ -19,6 +20,9 @@ from typing import Any
 
 from dependency_injector import containers, providers
 
+from smdh.adapters.aws import alert_channels as aws_alert_channels
+from smdh.adapters.aws import dynamodb_alert_state as aws_alert_state
+from smdh.adapters.aws import dynamodb_delivery_log as aws_delivery_log
 from smdh.adapters.aws import settings as aws
 from smdh.adapters.embedded.alert_state import SqliteEvaluationStateStore
 from smdh.adapters.embedded.dead_letters import SqliteDeadLetterStore
@@ -52,7 +56,7 @@ from smdh.application.queries import Queries
 from smdh.application.quotas import RateLimiter
 from smdh.application.system import Application
 from smdh.domain.sensors.registry import default_registry
-from smdh.entrypoints import alerting_runtime
+from smdh.entrypoints import alerting_redelivery, alerting_runtime
 
 DEFAULT_DATA_DIR = Path("smdh-data")
 
@@ -205,7 +209,7 @@ class Container(containers.DeclarativeContainer):
     # --- alerting and notifications (entrypoints/alerting_runtime.py runs them) ------------
     alert_state_store: Any = providers.Selector(
         config.profile,
-        aws=providers.Singleton(InMemoryEvaluationStateStore),
+        aws=providers.Singleton(aws_alert_state.build, aws_clients),
         local=providers.Singleton(
             SqliteEvaluationStateStore,
             path=providers.Callable(_in_data_dir, config.data_dir, "alert_state.sqlite3"),
@@ -223,7 +227,7 @@ class Container(containers.DeclarativeContainer):
     )
     delivery_log: Any = providers.Selector(
         config.profile,
-        aws=providers.Singleton(InMemoryDeliveryLog),
+        aws=providers.Singleton(aws_delivery_log.build, aws_clients),
         local=providers.Singleton(
             SqliteDeliveryLog,
             path=providers.Callable(_in_data_dir, config.data_dir, "deliveries.sqlite3"),
@@ -232,8 +236,17 @@ class Container(containers.DeclarativeContainer):
     )
     channel_lookup = providers.Singleton(ChannelLookup, events=event_store)
     live_notifier = providers.Singleton(LiveFeedNotifier, live=live_feed)
-    notifiers = providers.Singleton(
-        alerting_runtime.build_notifiers, config.profile, channel_lookup, live_notifier
+    notifiers: Any = providers.Selector(
+        config.profile,
+        aws=providers.Singleton(
+            aws_alert_channels.build_aws_notifiers, aws_clients, channel_lookup
+        ),
+        local=providers.Singleton(
+            alerting_runtime.build_notifiers, config.profile, channel_lookup, live_notifier
+        ),
+        memory=providers.Singleton(
+            alerting_runtime.build_notifiers, config.profile, channel_lookup, live_notifier
+        ),
     )
     notification_dispatcher = providers.Singleton(
         NotificationDispatcher,
@@ -242,8 +255,18 @@ class Container(containers.DeclarativeContainer):
         notifiers=notifiers,
         clock=clock,
     )
-    alerting_hook = providers.Singleton(
-        alerting_runtime.hook_alerting, ingest_pipeline, alerting_service
+    # aws: Kinesis redelivers batches, so redelivered samples are not evaluated twice
+    alerting_hook: Any = providers.Selector(
+        config.profile,
+        aws=providers.Singleton(
+            alerting_redelivery.hook_alerting_once, ingest_pipeline, alerting_service
+        ),
+        local=providers.Singleton(
+            alerting_runtime.hook_alerting, ingest_pipeline, alerting_service
+        ),
+        memory=providers.Singleton(
+            alerting_runtime.hook_alerting, ingest_pipeline, alerting_service
+        ),
     )
 
     # --- rollups (1 min / 1 h / 1 day), kept current by an ingest after-store hook ---------

@@ -1,11 +1,12 @@
 """The container's ``aws`` profile against the moto server, and a Timestream read-back.
 
 ``aws_container`` sets the ``SMDH_*`` variables (endpoint = moto), creates the tables the
-SAM template creates, and builds ``build_container("aws")`` with the memory profile's fixed
-clock, so tests written for the embedded/memory profiles keep their meaning. moto stores
-Timestream writes but cannot query them, so ``TimestreamReadBack`` answers ``query_range``
-from the WriteRecords calls actually sent, applying Timestream's upsert rule (per
-dimensions + measure name + time, the highest ``Version`` wins).
+SAM template creates (events, dead letters, alert state, deliveries, Timestream), and
+builds ``build_container("aws")`` with the memory profile's fixed clock, so tests written
+for the embedded/memory profiles keep their meaning. moto stores Timestream writes but
+cannot query them, so ``TimestreamReadBack`` answers ``query_range`` from the
+WriteRecords calls actually sent, applying Timestream's upsert rule (per dimensions +
+measure name + time, the highest ``Version`` wins).
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from typing import Any
 import pytest
 from dependency_injector import providers
 
+from smdh.adapters.aws.dynamodb_alert_state import create_table as create_alert_state
 from smdh.adapters.aws.dynamodb_dead_letters import create_table as create_dead_letters
+from smdh.adapters.aws.dynamodb_delivery_log import create_table as create_deliveries
 from smdh.adapters.aws.dynamodb_event_store import create_table as create_events
 from smdh.adapters.memory.clock import FixedClock
 from smdh.domain.sensors.base import MeasureValue
@@ -35,6 +38,8 @@ def aws_container(
     dynamodb = make_client("dynamodb")
     create_events(dynamodb, "smdh-events")
     create_dead_letters(dynamodb, "smdh-dead-letters")
+    create_alert_state(dynamodb, "smdh-alert-state")
+    create_deliveries(dynamodb, "smdh-deliveries")
     create_timestream(make_client("timestream-write"))
     container = build_container("aws")
     container.clock.override(providers.Singleton(FixedClock))

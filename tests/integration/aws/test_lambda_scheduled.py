@@ -1,4 +1,5 @@
-"""EventBridge Scheduler -> ``scheduled``; SNS -> ``alert_dispatch`` (documented event shapes)."""
+"""EventBridge Scheduler -> ``scheduled`` (documented event shapes); ``alert_dispatch`` is
+tested in ``test_lambda_alerts.py``."""
 
 from __future__ import annotations
 
@@ -8,11 +9,10 @@ from typing import Any
 import pytest
 
 from smdh.application import commands as c
-from smdh.application.ports import Notification
 from smdh.application.principals import Principal
 from smdh.domain.shared.ids import TenantId
 from smdh.entrypoints.container import Container
-from smdh.entrypoints.lambdas import alert_dispatch, scheduled
+from smdh.entrypoints.lambdas import scheduled
 from tests.integration.aws.aws_profile import aws_container
 from tests.integration.aws.lambda_support import FakeContext, event, install, installed
 
@@ -67,28 +67,3 @@ def test_tasks_without_a_service_in_this_build_say_so(container: Container) -> N
         assert reply["task"] == task and reply["status"] in ("done", "not-available")
     with pytest.raises(ValueError, match="unknown scheduled task"):
         scheduled.handler({"task": "nope"}, FakeContext())  # type: ignore[arg-type]
-
-
-class Recording:
-    def __init__(self) -> None:
-        self.sent: list[Notification] = []
-
-    def send(self, notification: Notification) -> None:
-        self.sent.append(notification)
-
-
-def test_sns_alert_event_goes_to_the_channels_notifier() -> None:
-    sms, email = Recording(), Recording()
-    outcome = alert_dispatch.dispatch(event("sns_alert.json"), {"sms": sms, "email": email})
-    assert outcome == {"sent": 1, "skipped": 0}
-    (sent,) = sms.sent
-    assert (sent.channel, sent.recipient) == ("sms", "+4915100000000")
-    assert sent.idempotency_key == "acme/rule-co2/a-1/1/raised/+4915100000000"
-    assert alert_dispatch.dispatch(event("sns_alert.json"), {}) == {"sent": 0, "skipped": 1}
-
-
-def test_sns_alert_event_through_the_handler_publishes_an_sms(
-    container: Container, aws_clients: Callable[[str], Any]
-) -> None:
-    reply = alert_dispatch.handler(event("sns_alert.json"), FakeContext())  # type: ignore[arg-type]
-    assert reply == {"sent": 1, "skipped": 0}
