@@ -176,7 +176,10 @@ class AlertingService:
             self.start()
         with self.state.lock:
             self._refresh_index()
-            transitions = evaluate_batch(self.index, samples, self.state, self._model)
+            fresh = self.state.unseen(samples)
+            if not fresh:
+                return
+            transitions = evaluate_batch(self.index, fresh, self.state, self._model)
             if transitions:
                 self._apply(transitions)
             self._persist()

@@ -56,7 +56,7 @@ from smdh.application.queries import Queries
 from smdh.application.quotas import RateLimiter
 from smdh.application.system import Application
 from smdh.domain.sensors.registry import default_registry
-from smdh.entrypoints import alerting_redelivery, alerting_runtime
+from smdh.entrypoints import alerting_runtime
 
 DEFAULT_DATA_DIR = Path("smdh-data")
 
@@ -255,18 +255,9 @@ class Container(containers.DeclarativeContainer):
         notifiers=notifiers,
         clock=clock,
     )
-    # aws: Kinesis redelivers batches, so redelivered samples are not evaluated twice
-    alerting_hook: Any = providers.Selector(
-        config.profile,
-        aws=providers.Singleton(
-            alerting_redelivery.hook_alerting_once, ingest_pipeline, alerting_service
-        ),
-        local=providers.Singleton(
-            alerting_runtime.hook_alerting, ingest_pipeline, alerting_service
-        ),
-        memory=providers.Singleton(
-            alerting_runtime.hook_alerting, ingest_pipeline, alerting_service
-        ),
+    # Redelivered samples are filtered inside AlertingService.on_batch (every profile).
+    alerting_hook = providers.Singleton(
+        alerting_runtime.hook_alerting, ingest_pipeline, alerting_service
     )
 
     # --- rollups (1 min / 1 h / 1 day), kept current by an ingest after-store hook ---------

@@ -159,6 +159,21 @@ def test_a_new_episode_after_clearing_gets_a_new_alert(tmp_path: Path) -> None:
     assert alerts[0].alert_id == a.alert_aggregate_id("acme", CO2_CRITICAL, "a-1", 2)
 
 
+def test_a_redelivered_batch_raises_no_second_alert(tmp_path: Path) -> None:
+    # At-least-once delivery: the same message [900 ppm, 6000 ppm] arriving three times
+    # must not clear the open alert with the old 900 and raise a new one with the old 6000.
+    world = build_world(tmp_path)
+    now = world.clock.now().timestamp()
+    payload = json.dumps({"samples": [
+        {"timestamp": now - 2, "co2_ppm": 900},
+        {"timestamp": now - 1, "co2_ppm": 6000},
+    ]})  # fmt: skip
+    for _ in range(3):
+        world.pipeline.process([RawRecord("test", "acme", "a-1", "telemetry", payload, now)])
+    alerts = world.alerts()
+    assert [(x.episode, x.state) for x in alerts] == [(1, "active")]
+
+
 def test_hysteresis_of_the_default_rule(tmp_path: Path) -> None:
     world = build_world(tmp_path)
     world.publish("a-1", co2_ppm=5200)

@@ -1,50 +1,47 @@
 """Per-device caches of the rules that apply to it, grouped for the hot path.
 
 A device's binding is built once from the ``RuleIndex`` (and rebuilt when the index or the
-device's site or sensor type changes). Plain threshold rules on one measure form a group
-with a *quiet interval*: the open range of values for which none of the group's rules can
-raise (below every ``gt``/``ge`` threshold, above every ``lt``/``le`` one, inside every
-``outside`` band). While none of the group's alerts is raised, a value inside that interval
-settles the whole group with two comparisons, however many rules it holds.
+device's site or sensor type changes). Numeric threshold rules on one measure, plain or
+sustained (``duration_s``), form a group with a *quiet interval*: the open range of values
+for which none of the group's rules can raise or start holding (below every ``gt``/``ge``
+threshold, above every ``lt``/``le`` one, inside every ``outside`` band). While none of
+the group's rules is *busy* (raised, or waiting for its duration), a value inside that
+interval settles the whole group with two comparisons, however many rules it holds.
+
+The other rules (text states, eq/ne, rate of change, window averages, anomalies) are bound
+with the evaluator's step function for their kind, chosen once here instead of per sample.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 from smdh.domain.alerts.evaluation_state import EvaluationState, RuleDeviceState, RuleKey
 from smdh.domain.alerts.rule_index import CompiledRule, RuleIndex
-from smdh.domain.alerts.rules import Comparison
+from smdh.domain.alerts.rules import RuleKind
 from smdh.domain.telemetry import DeviceSample
 
-Item = tuple[CompiledRule, RuleDeviceState, RuleKey]
+Item = tuple[CompiledRule, RuleKey]  # its state is looked up only when it must decide
+Step = Callable[..., None]  # the evaluator's per-kind step (see ``evaluator._STEPS``)
+Other = tuple[str, Step, CompiledRule, RuleDeviceState, RuleKey]
+Quiet = tuple[str, float, float, "Group"]  # measure, quiet interval, the group
 
 
-def quiet_interval(rule: CompiledRule) -> tuple[float, float] | None:
-    """Open interval of values that cannot raise ``rule``; None if it is not a range."""
-    d = rule.definition
-    if not rule.fast or isinstance(d.threshold, str):
-        return None
-    threshold = float(d.threshold)
-    match d.comparison:
-        case Comparison.GT | Comparison.GE:
-            return (-math.inf, threshold)
-        case Comparison.LT | Comparison.LE:
-            return (threshold, math.inf)
-        case Comparison.OUTSIDE if d.threshold_high is not None:
-            return (threshold, d.threshold_high)
-    return None
+def busy(st: RuleDeviceState | None) -> bool:
+    return st is not None and (st.active or st.pending_since is not None)
 
 
 class Group:
-    __slots__ = ("active", "high", "items", "low", "measure")
+    __slots__ = ("busy", "high", "items", "low", "measure")
 
     def __init__(self, measure: str) -> None:
         self.measure = measure
         self.low = -math.inf
         self.high = math.inf
         self.items: list[Item] = []
-        self.active = 0  # how many of the group's (rule, device) alerts are raised
+        self.busy = 0  # how many of the group's (rule, device) states are raised or pending
 
 
 class Binding:
@@ -54,26 +51,31 @@ class Binding:
         self.generation = generation
         self.site_id = site_id
         self.sensor_type = sensor_type
-        self.groups: list[Group] = []
-        self.others: list[Item] = []  # stateful kinds, text states, durations
+        self.groups: list[Quiet] = []
+        self.others: list[Other] = []  # stateful kinds, text states, eq/ne
 
 
-def bind(index: RuleIndex, state: EvaluationState, s: DeviceSample) -> Binding:
+def bind(
+    index: RuleIndex,
+    state: EvaluationState,
+    s: DeviceSample,
+    steps: dict[RuleKind, Any],
+) -> Binding:
     binding = Binding(index.generation, s.site_id, s.sensor_type)
     groups: dict[str, Group] = {}
+    rules = state.rules
     for rule in index.candidates(s.tenant_id, s.sensor_type, s.site_id, s.device_id):
         key = (s.tenant_id, rule.rule_id, s.device_id)
-        item = (rule, state.get(key), key)
-        interval = quiet_interval(rule)
+        interval = rule.quiet
         if interval is None:
-            binding.others.append(item)
+            binding.others.append((rule.measure, steps[rule.kind], rule, state.get(key), key))
             continue
         group = groups.get(rule.measure)
         if group is None:
             group = groups[rule.measure] = Group(rule.measure)
-            binding.groups.append(group)
         group.low = max(group.low, interval[0])
         group.high = min(group.high, interval[1])
-        group.items.append(item)
-        group.active += item[1].active
+        group.items.append((rule, key))
+        group.busy += busy(rules.get(key))
+    binding.groups = [(g.measure, g.low, g.high, g) for g in groups.values()]
     return binding

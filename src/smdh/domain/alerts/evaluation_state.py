@@ -14,11 +14,14 @@ Pure: no I/O, no clock; the application snapshots and stores it.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
+
+from smdh.domain.telemetry import DeviceSample
 
 RuleKey = tuple[str, str, str]  # tenant, rule id, device id
 DeviceKey = tuple[str, str]  # tenant, device id
@@ -41,6 +44,7 @@ class RuleDeviceState:
     __slots__ = (
         "active",
         "buckets",
+        "closed",
         "count",
         "episode",
         "first_t",
@@ -62,6 +66,7 @@ class RuleDeviceState:
         self.mean = 0.0
         self.m2 = 0.0  # Welford: sum of squared deviations; weighted: the variance itself
         self.buckets: deque[list[float]] | None = None  # [start, sum, count]
+        self.closed: tuple[float, float] | None = None  # sums of all buckets but the newest
         self.first_t: float | None = None
         self.last_t: float | None = None
 
@@ -100,22 +105,36 @@ class RuleDeviceState:
     # --- window average ---------------------------------------------------------------------
 
     def add_to_window(self, t: float, value: float, window_s: int) -> float:
-        """Adds the sample; returns the average over the last ``window_s`` seconds."""
+        """Adds the sample; returns the average over the last ``window_s`` seconds.
+
+        The sums of the buckets before the newest are cached (``closed``) until a bucket is
+        added or dropped, so a sample costs O(1); the result is the same float as summing
+        every bucket in order."""
         width = max(1.0, window_s / WINDOW_BUCKETS)
         start = math.floor(t / width) * width
-        if self.buckets is None:
-            self.buckets = deque()
         buckets = self.buckets
+        if buckets is None:
+            buckets = self.buckets = deque()
         if buckets and buckets[-1][0] >= start:  # a late sample counts in the newest bucket
-            buckets[-1][1] += value
-            buckets[-1][2] += 1
+            last = buckets[-1]
+            last[1] += value
+            last[2] += 1
         else:
-            buckets.append([start, value, 1.0])
-        while buckets and buckets[0][0] + width <= t - window_s:
+            last = [start, value, 1.0]
+            buckets.append(last)
+            self.closed = None
+        horizon = t - window_s
+        while buckets[0][0] + width <= horizon:  # never the newest: it holds ``t``
             buckets.popleft()
-        total = sum(b[1] for b in buckets)
-        count = sum(b[2] for b in buckets)
-        return total / count if count else value
+            self.closed = None
+        closed = self.closed
+        if closed is None:
+            closed = self.closed = (
+                sum(b[1] for b in itertools.islice(buckets, len(buckets) - 1)),
+                sum(b[2] for b in itertools.islice(buckets, len(buckets) - 1)),
+            )
+        count = closed[1] + last[2]
+        return (closed[0] + last[1]) / count if count else value
 
     # --- rate of change ---------------------------------------------------------------------
 
@@ -189,7 +208,26 @@ class EvaluationState:
         self.dirty_seen: set[DeviceKey] = set()
         self.removed: set[RuleKey] = set()
         self.bindings: dict[DeviceKey, Any] = {}  # the evaluator's per-device caches
+        self._seen_texts: dict[DeviceKey, str] = {}  # snapshot keys of devices, made once
         self.lock = threading.RLock()
+
+    def unseen(self, samples: Sequence[DeviceSample]) -> Sequence[DeviceSample]:
+        """The samples newer than what was evaluated before this batch, per device.
+
+        Delivery is at least once (MQTT QoS 1, HTTP retries, Kinesis redelivery): storing a
+        sample twice is harmless, evaluating it twice is not (replaying ``[900, 6000]`` ppm
+        would clear the open alert with the old 900 and raise a new episode with the old
+        6000). A late sample older than the device's newest one is stored, not evaluated.
+        """
+        before: dict[DeviceKey, float] = {}
+        for sample in samples:
+            key = (sample.tenant_id, sample.device_id)
+            if key not in before:
+                seen = self.last_seen.get(key)
+                before[key] = -math.inf if seen is None else seen[0]
+        if all(s.timestamp > before[(s.tenant_id, s.device_id)] for s in samples):
+            return samples
+        return [s for s in samples if s.timestamp > before[(s.tenant_id, s.device_id)]]
 
     def get(self, key: RuleKey) -> RuleDeviceState:
         st = self.rules.get(key)
@@ -235,7 +273,11 @@ class EvaluationState:
         for key in self.dirty:
             st = self.rules.get(key)
             changes[key_text(key)] = st.to_json() if st is not None else None
-        seen = {key_text(k): list(self.last_seen[k]) for k in self.dirty_seen}
+        texts = self._seen_texts
+        seen = {
+            texts.get(k) or texts.setdefault(k, key_text(k)): list(self.last_seen[k])
+            for k in self.dirty_seen
+        }
         self.dirty.clear()
         self.dirty_seen.clear()
         self.removed.clear()

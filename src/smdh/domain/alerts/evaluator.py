@@ -1,10 +1,11 @@
 """The pure alert evaluator: samples (or the passing of time) in, raise/clear decisions out.
 
 ``evaluate_batch(index, samples, state)`` runs on the ingest hot path. For each sample it
-finds the device's cached list of applicable (rule, state) pairs (rebuilt only when the
-index or the device's site/type changes), looks up each rule's measure in the sample and
-decides. A plain threshold rule costs a dict lookup and one comparison; nothing is
-allocated unless a decision is made.
+finds the device's cached binding (``bindings``: rebuilt only when the index or the
+device's site/type changes): numeric thresholds, plain or sustained, grouped per measure
+with a quiet interval, so a value inside it settles the whole group with one dict lookup
+and two comparisons, touching no rule state; every other rule with the step function of
+its kind (``steps``), picked when binding. Nothing is allocated unless a decision is made.
 
 ``evaluate_tick(index, now, state)`` handles what time alone decides: absence ("no data
 for N s"), sustained and state-duration conditions whose duration elapses between samples.
@@ -25,22 +26,12 @@ The caller holds ``state.lock`` around these calls.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from enum import StrEnum
-from typing import Any
-
-import attrs
 
 from smdh.domain.alerts.anomaly import DEFAULT_MODEL, AnomalyModel, ZScoreModel
-from smdh.domain.alerts.bindings import Group, bind
-from smdh.domain.alerts.evaluation_state import (
-    DeviceKey,
-    EvaluationState,
-    LastSeen,
-    RuleDeviceState,
-    RuleKey,
-)
-from smdh.domain.alerts.rule_index import CompiledRule, RuleIndex
-from smdh.domain.alerts.rules import RuleDefinition, RuleKind
+from smdh.domain.alerts.bindings import bind
+from smdh.domain.alerts.evaluation_state import DeviceKey, EvaluationState, LastSeen
+from smdh.domain.alerts.rule_index import RuleIndex
+from smdh.domain.alerts.steps import STEPS, Action, Transition, emit, group
 from smdh.domain.telemetry import DeviceSample
 
 __all__ = [
@@ -55,89 +46,6 @@ __all__ = [
     "retire",
 ]
 
-Value = float | str | None
-
-
-class Action(StrEnum):
-    RAISE = "raise"
-    CLEAR = "clear"
-
-
-@attrs.frozen(slots=True)
-class Transition:
-    action: Action
-    tenant_id: str
-    rule_id: str
-    device_id: str
-    site_id: str
-    sensor_type: str
-    episode: int
-    value: Value
-    at: float  # epoch seconds: the sample's time, or the tick's
-    reason: str
-    definition: RuleDefinition | None  # None: the rule is gone (see ``retire``)
-
-    @property
-    def key(self) -> RuleKey:
-        return (self.tenant_id, self.rule_id, self.device_id)
-
-
-def describe(rule: CompiledRule, value: Value, raised: bool) -> str:
-    d = rule.definition
-    if rule.kind is RuleKind.ABSENCE:
-        return f"{d.name}: no data for {value:.0f} s" if raised else f"{d.name}: data again"
-    shown = f"{value:.6g}" if isinstance(value, float | int) else repr(value)
-    what = {
-        RuleKind.RATE_OF_CHANGE: f"{d.measure} rate {shown}/s",
-        RuleKind.WINDOW_AVERAGE: f"{d.measure} {d.window_s} s average {shown}",
-        RuleKind.ANOMALY: f"{d.measure} z-score {shown}",
-    }.get(rule.kind, f"{d.measure} {shown}")
-    limit = d.z_threshold if rule.kind is RuleKind.ANOMALY else d.threshold
-    if d.threshold_high is not None:
-        limit_text = f"outside {d.threshold}..{d.threshold_high}"
-    else:
-        limit_text = f"{d.comparison} {limit}"
-    if raised:
-        held = f" for {d.duration_s} s" if d.duration_s else ""
-        return f"{d.name}: {what} {limit_text}{held}"
-    return f"{d.name}: {what}, back to normal"
-
-
-def _emit(
-    out: list[Transition],
-    action: Action,
-    rule: CompiledRule,
-    key: RuleKey,
-    st: RuleDeviceState,
-    site_id: str,
-    sensor_type: str,
-    value: Value,
-    at: float,
-) -> None:
-    raised = action is Action.RAISE
-    if value is not None and not isinstance(value, str):
-        value = float(value)
-    if raised:
-        st.active = True
-        st.episode += 1
-    else:
-        st.active = False
-    out.append(
-        Transition(
-            action,
-            key[0],
-            key[1],
-            key[2],
-            site_id,
-            sensor_type,
-            st.episode,
-            value,
-            at,
-            describe(rule, value, raised),
-            rule.definition,
-        )
-    )
-
 
 def evaluate_batch(
     index: RuleIndex,
@@ -149,7 +57,6 @@ def evaluate_batch(
     bindings = state.bindings
     last_seen = state.last_seen
     dirty_seen = state.dirty_seen
-    dirty = state.dirty
     generation = index.generation
     for s in samples:
         dkey = (s.tenant_id, s.device_id)
@@ -165,130 +72,26 @@ def evaluate_batch(
             or b.site_id != s.site_id
             or b.sensor_type != s.sensor_type
         ):
-            b = bindings[dkey] = bind(index, state, s)
+            b = bindings[dkey] = bind(index, state, s, STEPS)
         values = s.values
-        for g in b.groups:
-            v = values.get(g.measure)
+        for measure, low, high, g in b.groups:
+            v = values.get(measure)
             if v is None:
                 continue
             try:
-                if not g.active and g.low < v < g.high:  # type: ignore[operator]
+                if low < v < high and not g.busy:  # type: ignore[operator]
                     continue
-                _group(g, v, s, out, dirty)
             except TypeError:  # a text value for a numeric rule: no verdict
                 continue
-        for rule, st, key in b.others:
-            v = values.get(rule.measure)
+            group(g, v, s, state, out)
+        for measure, step, rule, st, key in b.others:
+            v = values.get(measure)
             if v is not None:
-                _step(rule, st, key, s, v, state, out, model)
+                try:
+                    step(rule, st, key, s, v, state, out, model)
+                except (TypeError, ValueError):  # a text value for a numeric rule
+                    continue
     return out
-
-
-def _group(g: Group, v: Any, s: DeviceSample, out: list[Transition], dirty: set[RuleKey]) -> None:
-    for rule, st, key in g.items:
-        if st.active:
-            if not rule.hold(v):
-                _emit(out, Action.CLEAR, rule, key, st, s.site_id, s.sensor_type, v, s.timestamp)
-                g.active -= 1
-                dirty.add(key)
-        elif rule.cond(v):
-            _emit(out, Action.RAISE, rule, key, st, s.site_id, s.sensor_type, v, s.timestamp)
-            g.active += 1
-            dirty.add(key)
-
-
-def _step(
-    rule: CompiledRule,
-    st: RuleDeviceState,
-    key: RuleKey,
-    s: DeviceSample,
-    raw: object,
-    state: EvaluationState,
-    out: list[Transition],
-    model: AnomalyModel,
-) -> None:
-    try:
-        _step_value(rule, st, key, s, raw, state, out, model)
-    except (TypeError, ValueError):  # a text value for a numeric rule: no verdict
-        return
-
-
-def _step_value(
-    rule: CompiledRule,
-    st: RuleDeviceState,
-    key: RuleKey,
-    s: DeviceSample,
-    raw: object,
-    state: EvaluationState,
-    out: list[Transition],
-    model: AnomalyModel,
-) -> None:
-    t = s.timestamp
-    d = rule.definition
-    kind = rule.kind
-    x: Value
-    reported: Value
-    if kind is RuleKind.THRESHOLD or kind is RuleKind.STATE_DURATION:
-        x = reported = raw if isinstance(raw, str) else float(raw)  # type: ignore[arg-type]
-    else:
-        if isinstance(raw, str):
-            return
-        value = float(raw)  # type: ignore[arg-type]
-        state.touched.add(key)  # statistics only: saved with the periodic full snapshot
-        if kind is RuleKind.RATE_OF_CHANGE:
-            x = reported = st.rate(t, value, d.window_s)
-        elif kind is RuleKind.WINDOW_AVERAGE:
-            if st.first_t is None:
-                st.first_t = t
-            x = reported = st.add_to_window(t, value, d.window_s)
-            if t - st.first_t < d.window_s * (1.0 - 1.0 / 60):
-                return  # the window is not covered yet
-        else:  # anomaly
-            x = model.score(d, s.tenant_id, s.device_id, value, t, st)
-            st.observe(value, d.window)
-            reported = value
-        if x is None:
-            return
-    _decide(rule, st, key, s.site_id, s.sensor_type, x, reported, t, state, out)
-
-
-def _decide(
-    rule: CompiledRule,
-    st: RuleDeviceState,
-    key: RuleKey,
-    site_id: str,
-    sensor_type: str,
-    x: Value,
-    reported: Value,
-    t: float,
-    state: EvaluationState,
-    out: list[Transition],
-) -> None:
-    reported_text = reported  # anomalies report the value, not its z-score
-    if st.active:
-        if not rule.hold(x):
-            _emit(out, Action.CLEAR, rule, key, st, site_id, sensor_type, reported_text, t)
-            state.dirty.add(key)
-        return
-    if not rule.cond(x):
-        if st.pending_since is not None:
-            st.pending_since = st.pending_value = None
-            state.pending.discard(key)
-            state.dirty.add(key)
-        return
-    if rule.duration > 0:
-        if st.pending_since is None:
-            st.pending_since, st.pending_value = t, reported_text
-            state.pending.add(key)
-            state.dirty.add(key)
-            return
-        if t - st.pending_since < rule.duration:
-            st.pending_value = reported_text
-            return
-        st.pending_since = st.pending_value = None
-        state.pending.discard(key)
-    _emit(out, Action.RAISE, rule, key, st, site_id, sensor_type, reported_text, t)
-    state.dirty.add(key)
 
 
 def evaluate_tick(
@@ -311,7 +114,7 @@ def evaluate_tick(
             value = st.pending_value
             st.pending_since = st.pending_value = None
             state.pending.discard(key)
-            _emit(out, Action.RAISE, rule, key, st, site_id, sensor_type, value, now)
+            emit(out, Action.RAISE, rule, key, st, site_id, sensor_type, value, now)
             state.dirty.add(key)
     if index.absence:
         _absence(index, now, state, seen_by, out)
@@ -337,10 +140,10 @@ def _absence(
             st = state.get(key)
             if silent >= rule.duration:
                 if not st.active:
-                    _emit(out, Action.RAISE, rule, key, st, site_id, sensor_type, silent, now)
+                    emit(out, Action.RAISE, rule, key, st, site_id, sensor_type, silent, now)
                     state.dirty.add(key)
             elif st.active:
-                _emit(out, Action.CLEAR, rule, key, st, site_id, sensor_type, silent, now)
+                emit(out, Action.CLEAR, rule, key, st, site_id, sensor_type, silent, now)
                 state.dirty.add(key)
 
 

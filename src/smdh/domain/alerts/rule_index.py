@@ -12,6 +12,7 @@ sensor type ``None`` and are looked at for every type.
 from __future__ import annotations
 
 import itertools
+import math
 import operator
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
@@ -66,6 +67,22 @@ def _anomaly_test(comparison: Comparison, z_threshold: float) -> Test:
     return lambda z: bool(abs(z) > z_threshold)
 
 
+def _quiet(d: RuleDefinition) -> tuple[float, float] | None:
+    """Open interval of values that cannot raise a numeric threshold rule (plain or
+    sustained); None for other kinds and comparisons."""
+    if d.kind is not RuleKind.THRESHOLD or isinstance(d.threshold, str):
+        return None
+    threshold = float(d.threshold)
+    match d.comparison:
+        case Comparison.GT | Comparison.GE:
+            return (-math.inf, threshold)
+        case Comparison.LT | Comparison.LE:
+            return (threshold, math.inf)
+        case Comparison.OUTSIDE if d.threshold_high is not None:
+            return (threshold, d.threshold_high)
+    return None
+
+
 class CompiledRule:
     """One enabled rule, ready to test values. ``cond`` decides raising, ``hold`` whether a
     raised alert stays raised (the hysteresis band); without ``clear_threshold`` they are
@@ -80,6 +97,7 @@ class CompiledRule:
         "hold",
         "kind",
         "measure",
+        "quiet",
         "rule_id",
         "sensor_type",
         "site_id",
@@ -109,6 +127,7 @@ class CompiledRule:
                 self.hold = compare(Comparison.LE, d.clear_threshold, None)
         # the common case, inlined by the evaluator: a plain threshold, no duration
         self.fast = d.kind is RuleKind.THRESHOLD and d.duration_s == 0
+        self.quiet = _quiet(d)  # the values that cannot raise it (see ``bindings``)
 
     def matches(self, site_id: str, sensor_type: str, device_id: str) -> bool:
         return (
@@ -188,7 +207,11 @@ class RuleIndex:
             bucket = self._buckets.get((tenant_id, type_key))
             if bucket is None:
                 continue
-            found.extend(bucket.general)
+            found.extend(bucket.general)  # these match by construction
             found.extend(bucket.by_site.get(site_id, ()))
-            found.extend(bucket.by_device.get(device_id, ()))
-        return [r for r in found if r.matches(site_id, sensor_type, device_id)]
+            found.extend(
+                r
+                for r in bucket.by_device.get(device_id, ())
+                if r.site_id is None or r.site_id == site_id
+            )
+        return found
