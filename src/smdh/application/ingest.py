@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Sequence
 from typing import Literal
 
 import attrs
+import orjson
 
 from smdh.application.ports import Clock, DeadLetterStore, TelemetryStore
 from smdh.application.projections import DeviceEntry, DeviceRegistry, TenantDirectory
 from smdh.application.quotas import RateLimiter
-from smdh.domain.sensors.base import Reading, SensorType
+from smdh.domain.sensors.base import MeasureValue, SensorType
 from smdh.domain.sensors.registry import SensorRegistry
 from smdh.domain.telemetry import DeadLetter, DeviceSample, capped
 
@@ -76,6 +78,14 @@ class Refused:
 
 AfterStoreHook = Callable[[Sequence[DeviceSample]], None]
 
+# A checked record: its device, its fresh samples (index, timestamp, values) and the
+# (reason code, reason, index) of each sample it rejected
+_Parsed = tuple[
+    DeviceEntry,
+    list[tuple[int, float, dict[str, MeasureValue]]],
+    list[tuple[str, str, int | None]],
+]
+
 
 class IngestPipeline:
     def __init__(
@@ -110,9 +120,40 @@ class IngestPipeline:
         samples: list[DeviceSample] = []
         outcomes: list[RecordOutcome] = []
         letters: list[DeadLetter] = []
-        for record in records:
-            outcome = self._process_record(record, now, oldest, samples, letters)
-            outcomes.append(outcome)
+        # First pass: check and parse every record. Quotas are then granted once per
+        # (batch, tenant): the bucket does not refill within a batch (one ``now``), so
+        # handing the grant out in record order accepts exactly what one grant per record
+        # would have accepted.
+        parsed = [self._parse_record(record, now, oldest) for record in records]
+        granted = self._grant(records, parsed, now)
+        add_sample = samples.append
+        for record, outcome in zip(records, parsed, strict=True):
+            if type(outcome) is Refused:
+                outcomes.append(
+                    RecordOutcome(0, (self._reject(letters, record, outcome.code, outcome.reason),))
+                )
+                continue
+            entry, fresh, found = outcome  # type: ignore[misc]
+            count = len(fresh)
+            if granted is not None and count:
+                left = granted[record.tenant_id]
+                if found or left < count:
+                    outcomes.append(self._accept(record, outcome, granted, samples, letters))  # type: ignore[arg-type]
+                    continue
+                granted[record.tenant_id] = left - count
+            elif found:
+                outcomes.append(self._accept(record, outcome, granted, samples, letters))  # type: ignore[arg-type]
+                continue
+            # the common record: every sample stored, nothing rejected
+            tenant, site, device, kind = (
+                entry.tenant_id,
+                entry.site_id,
+                entry.device_id,
+                entry.sensor_type,
+            )
+            for _, timestamp, values in fresh:
+                add_sample(DeviceSample(tenant, site, device, kind, timestamp, values))
+            outcomes.append(RecordOutcome(count, ()))
         if samples:
             # The one write of the batch: returns only once the samples are durable.
             self._store.write(samples)
@@ -128,67 +169,77 @@ class IngestPipeline:
             by_code[letter.reason_code] = by_code.get(letter.reason_code, 0) + 1
         return BatchResult(outcomes, samples, len(letters), by_code)
 
-    def _process_record(
+    def _grant(
+        self, records: Sequence[RawRecord], parsed: list[Refused | _Parsed], now: float
+    ) -> dict[str, int] | None:
+        """How many fresh samples each tenant of the batch may store (None = no quotas)."""
+        if self._rate_limiter is None:
+            return None
+        wanted: dict[str, int] = {}
+        for record, outcome in zip(records, parsed, strict=True):
+            if type(outcome) is tuple and outcome[1]:
+                tenant_id = record.tenant_id
+                wanted[tenant_id] = wanted.get(tenant_id, 0) + len(outcome[1])
+        grant = self._rate_limiter.grant
+        return {tenant_id: grant(tenant_id, n, now) for tenant_id, n in wanted.items()}
+
+    def _parse_record(self, record: RawRecord, now: float, oldest: float) -> Refused | _Parsed:
+        """The record's device entry, its fresh samples and its rejections, or why not."""
+        checked = self._check_record(record)
+        if type(checked) is Refused:
+            return checked
+        entry, sensor_type, payload = checked  # type: ignore[misc]
+        valid, invalid = sensor_type.partition_values(payload, now=now)
+        rejections: list[tuple[str, str, int | None]] = [
+            (getattr(error, "reason_code", None) or error.code, error.message, error.index)
+            for error in invalid
+        ]
+        for item in valid:
+            if item[1] < oldest:
+                break
+        else:
+            return entry, valid, rejections  # the common case: every sample is fresh
+        fresh = []
+        for item in valid:
+            if item[1] >= oldest:
+                fresh.append(item)
+                continue
+            rejections.append(
+                (
+                    "too-late",
+                    f"timestamp {item[1]:.0f} is older than the late-data "
+                    f"window of {self._late_window_s / 86400:g} days",
+                    item[0],
+                )
+            )
+        return entry, fresh, rejections
+
+    def _accept(
         self,
         record: RawRecord,
-        now: float,
-        oldest: float,
+        parsed: _Parsed,
+        granted: dict[str, int] | None,
         samples: list[DeviceSample],
         letters: list[DeadLetter],
     ) -> RecordOutcome:
-        def reject(code: str, reason: str, index: int | None = None) -> Rejection:
-            letters.append(
-                DeadLetter(
-                    tenant_id=record.tenant_id,
-                    device_id=record.device_id,
-                    source=record.source,
-                    received_at=record.received_at,
-                    reason_code=code,
-                    reason=reason,
-                    payload=capped(record.payload),
-                    index=index,
-                )
-            )
-            return Rejection(index, code, reason)
-
-        checked = self._check_record(record)
-        if isinstance(checked, Refused):
-            return RecordOutcome(0, (reject(checked.code, checked.reason),))
-        entry, sensor_type, payload = checked
-        readings, invalid = sensor_type.partition(payload, now=now)
-        rejections = [
-            reject(getattr(error, "reason_code", None) or error.code, error.message, error.index)
-            for error in invalid
-        ]
-        # Each sample gives one reading or one indexed rejection, in order: the readings'
-        # positions in the payload are the indices no rejection took.
-        taken = {error.index for error in invalid if error.index is not None}
-        positions = [i for i in range(len(readings) + len(taken)) if i not in taken]
-        fresh: list[tuple[int, Reading]] = []
-        for position, reading in zip(positions, readings, strict=True):
-            if reading.timestamp >= oldest:
-                fresh.append((position, reading))
-                continue
-            rejections.append(
-                reject(
-                    "too-late",
-                    f"timestamp {reading.timestamp:.0f} is older than the late-data "
-                    f"window of {self._late_window_s / 86400:g} days",
-                    position,
-                )
-            )
-        if self._rate_limiter is not None and fresh:
-            granted = self._rate_limiter.grant(record.tenant_id, len(fresh), now)
-            for position, reading in fresh[granted:]:
-                rejections.append(
-                    reject(
-                        "quota-exceeded",
-                        f"tenant is over its readings-per-second quota "
-                        f"(sample at {reading.timestamp:.3f})",
-                        position,
+        entry, fresh, found = parsed
+        rejections = [self._reject(letters, record, *rejection) for rejection in found]
+        if granted is not None and fresh:
+            left = granted.get(record.tenant_id, 0)
+            if left < len(fresh):
+                for position, timestamp, _values in fresh[left:]:
+                    rejections.append(
+                        self._reject(
+                            letters,
+                            record,
+                            "quota-exceeded",
+                            f"tenant is over its readings-per-second quota "
+                            f"(sample at {timestamp:.3f})",
+                            position,
+                        )
                     )
-                )
-            fresh = fresh[:granted]
+                fresh = fresh[:left]
+            granted[record.tenant_id] = left - len(fresh)
         tenant, site, device, kind = (
             entry.tenant_id,
             entry.site_id,
@@ -196,10 +247,31 @@ class IngestPipeline:
             entry.sensor_type,
         )
         samples.extend(
-            DeviceSample(tenant, site, device, kind, r.timestamp, r.values) for _, r in fresh
+            [DeviceSample(tenant, site, device, kind, ts, values) for _, ts, values in fresh]
         )
-        accepted = len(fresh)
-        return RecordOutcome(accepted, tuple(rejections))
+        return RecordOutcome(len(fresh), tuple(rejections))
+
+    @staticmethod
+    def _reject(
+        letters: list[DeadLetter],
+        record: RawRecord,
+        code: str,
+        reason: str,
+        index: int | None = None,
+    ) -> Rejection:
+        letters.append(
+            DeadLetter(
+                tenant_id=record.tenant_id,
+                device_id=record.device_id,
+                source=record.source,
+                received_at=record.received_at,
+                reason_code=code,
+                reason=reason,
+                payload=capped(record.payload),
+                index=index,
+            )
+        )
+        return Rejection(index, code, reason)
 
     def _check_record(self, record: RawRecord) -> Refused | tuple[DeviceEntry, SensorType, object]:
         """The record's device, its sensor type and decoded JSON, or why not."""
@@ -224,10 +296,37 @@ class IngestPipeline:
         )
         if size > MAX_PAYLOAD_BYTES:
             return Refused("payload-too-large", f"payload exceeds {MAX_PAYLOAD_BYTES} bytes")
-        try:
-            payload: object = json.loads(record.payload)
-        except (ValueError, UnicodeDecodeError) as error:
-            return Refused("malformed-json", f"malformed JSON: {error}")
-        except RecursionError:  # "[[[[..." within the size limit: refuse, never raise
-            return Refused("malformed-json", "malformed JSON: nested too deeply")
+        payload = _decode(record.payload)
+        if type(payload) is Refused:
+            return payload
         return entry, sensor_type, payload
+
+
+# 19 digits in a row: possibly an integer beyond 64 bits, which orjson turns into a float
+_DIGIT_MARKS = bytes(0x31 if 0x30 <= i <= 0x39 else 0x30 for i in range(256))
+_LONG_DIGITS = b"1" * 19
+_LONG_DIGITS_TEXT = re.compile(r"[0-9]{19}")
+
+
+def _decode(raw: bytes | str) -> object:
+    """The payload's JSON value, exactly as ``json.loads`` gives it, or a ``Refused``.
+
+    orjson decodes the common payload several times faster. Whatever it refuses (malformed
+    text, NaN and Infinity literals, numbers beyond 64 bits or a double, UTF-16, a BOM,
+    lone surrogates, nesting deeper than 1024) and any payload with a digit run long enough
+    to be such an integer goes to ``json.loads``, so values and reasons stay the same.
+    """
+    try:
+        if isinstance(raw, bytes):
+            if _LONG_DIGITS not in raw.translate(_DIGIT_MARKS):
+                return orjson.loads(raw)
+        elif isinstance(raw, str) and _LONG_DIGITS_TEXT.search(raw) is None:
+            return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        return Refused("malformed-json", f"malformed JSON: {error}")
+    except RecursionError:  # "[[[[..." within the size limit: refuse, never raise
+        return Refused("malformed-json", "malformed JSON: nested too deeply")

@@ -106,15 +106,26 @@ class MicroBatcher:
         self._capacity = capacity
         self._max_batch = max_batch
         self._queue: collections.deque[tuple[MqttMessage, Settle]] = collections.deque()
-        self._room = asyncio.Condition()
+        # producers waiting for room, first come first served: a finished batch wakes only
+        # as many as it freed room for, each with its slot already reserved in ``held``
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._ready = asyncio.Event()
-        self.held = 0  # messages queued or inside the handler
+        self.held = 0  # messages queued or inside the handler (or with a reserved slot)
         self.high_water = 0  # the most ever held, for tests and metrics
 
     async def put(self, message: MqttMessage, settle: Settle) -> None:
-        async with self._room:
-            await self._room.wait_for(lambda: self.held < self._capacity)
-            self._admit(message, settle)
+        if self.held >= self._capacity:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():  # woken, then cancelled
+                    self.held -= 1  # hand the reserved slot on
+                    self._wake()
+                raise
+            self.held -= 1  # the reserved slot, taken by _admit below
+        self._admit(message, settle)
 
     def put_nowait(self, message: MqttMessage, settle: Settle) -> None:
         """For QoS 0, which has no flow control: refuse (QueueFull) rather than wait."""
@@ -148,9 +159,17 @@ class MicroBatcher:
                         settle(outcome)
                     except Exception:  # a broken callback must not stop ingestion
                         log.exception("settling an MQTT message failed")
-                async with self._room:
-                    self.held -= len(batch)
-                    self._room.notify_all()
+                self.held -= len(batch)
+                self._wake()
+
+    def _wake(self) -> None:
+        """Reserve the free room for the longest-waiting producers and wake only those."""
+        waiters = self._waiters
+        while waiters and self.held < self._capacity:
+            waiter = waiters.popleft()
+            if not waiter.done():  # a cancelled producer is skipped
+                self.held += 1
+                waiter.set_result(None)
 
 
 @attrs.frozen

@@ -27,10 +27,11 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import partial
 from math import inf
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal
 
@@ -141,8 +142,16 @@ class _Table:
         )
 
 
+_timestamp, _values = itemgetter(0), itemgetter(1)
 SeriesKey = tuple[str, str, str]  # tenant, device, sensor type
-_Slot = tuple[int, tuple[str, ...], frozenset[str], list[tuple[Any, ...]], list[Any]]
+# series id, columns, column names, and the appends of the type's rows and series' entries
+_Slot = tuple[
+    int,
+    tuple[str, ...],
+    frozenset[str],
+    Callable[[tuple[Any, ...]], None],
+    Callable[[tuple[float, Mapping[str, Any]]], None],
+]
 
 
 class _Batch:
@@ -159,22 +168,25 @@ class _Batch:
 
     def add(self, samples: Sequence[DeviceSample]) -> None:
         slots: dict[tuple[str, str, str, str], _Slot] = {}
+        find = slots.get
         for sample in samples:
             values = sample.values
             if None in values.values():
                 values = {k: v for k, v in values.items() if v is not None}
-            if not values:
-                continue  # nothing to store
+                if not values:
+                    continue  # nothing to store
+            elif not values:
+                continue
             key = (sample.tenant_id, sample.device_id, sample.sensor_type, sample.site_id)
-            slot = slots.get(key)
+            slot = find(key)
             if slot is None:
                 slot = slots[key] = self._slot(key)
-            series_id, columns, names, rows, entries = slot
+            series_id, columns, names, add_row, add_entry = slot
             timestamp = float(sample.timestamp)
             if not 0.0 <= timestamp < inf or not names.issuperset(values):
                 check_sample(sample, self.store._tables[sample.sensor_type].sensor_type)
-            rows.append((series_id, timestamp, *map(values.get, columns)))
-            entries.append((timestamp, values))
+            add_row((series_id, timestamp, *map(values.get, columns)))
+            add_entry((timestamp, values))
         for sample in reversed(samples):  # a device seen at two sites: its last one wins
             key3 = (sample.tenant_id, sample.device_id, sample.sensor_type)
             if key3 in self.moved and any(v is not None for v in sample.values.values()):
@@ -200,15 +212,29 @@ class _Batch:
         self.fresh[series_key] = cached
         rows = self.rows.setdefault(type_name, [])
         entries = self.entries.setdefault(cached[0], [])
-        return cached[0], table.columns, table.names, rows, entries
+        return cached[0], table.columns, table.names, rows.append, entries.append
 
     def latest(self) -> list[tuple[int, str, float, Any]]:
         """The batch's newest point of each (series, measure), for the ``latest`` table."""
-        return [
-            (series_id, *point)
-            for series_id, entries in self.entries.items()
-            for point in newest_points(entries)
-        ]
+        points: list[tuple[int, str, float, Any]] = []
+        for series_id, entries in self.entries.items():
+            points.extend([(series_id, *point) for point in _newest_points(entries)])
+        return points
+
+
+def _newest_points(
+    entries: list[tuple[float, Mapping[str, Any]]],
+) -> list[tuple[str, float, Any]]:
+    """``newest_points`` of one series, the same result, from the last sample alone when it
+    is the newest (ties included: the later sample wins) and carries every measure of the
+    batch, as when samples arrive in time order with the same measures."""
+    last_ts, last = entries[-1]
+    if len(entries) > 1 and (
+        max(map(_timestamp, entries)) != last_ts
+        or len(set().union(*map(_values, entries))) != len(last)  # a measure it lacks
+    ):
+        return newest_points(entries)
+    return [(name, last_ts, value) for name, value in last.items()]
 
 
 class SqliteTelemetryStore:

@@ -176,6 +176,9 @@ class SensorType:
     _derived: frozenset[str] = attrs.field(init=False, repr=False, eq=False)
     _required: tuple[str, ...] = attrs.field(init=False, repr=False, eq=False)
     _accepted: str = attrs.field(init=False, repr=False, eq=False)
+    # the keys of the common sample: measures it accepts and the timestamp (the fast path)
+    _plain_keys: frozenset[str] = attrs.field(init=False, repr=False, eq=False)
+    _required_set: frozenset[str] = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         by_name: dict[str, MeasureSpec] = {}
@@ -197,6 +200,8 @@ class SensorType:
         object.__setattr__(self, "_derived", derived)
         object.__setattr__(self, "_required", tuple(s.name for s in accepted if s.required))
         object.__setattr__(self, "_accepted", ", ".join(s.name for s in accepted))
+        object.__setattr__(self, "_required_set", frozenset(self._required))
+        object.__setattr__(self, "_plain_keys", frozenset(s.name for s in accepted) | {"timestamp"})
 
     def measure(self, name: str) -> MeasureSpec | None:
         return self._by_name.get(name)
@@ -213,7 +218,7 @@ class SensorType:
         A payload whose shape is wrong as a whole gives one failure with no index.
         """
         return [
-            Success(outcome) if isinstance(outcome, Reading) else Failure(outcome)
+            Failure(outcome) if isinstance(outcome, InvalidPayload) else Success(Reading(*outcome))
             for outcome in self._outcomes(payload, now)
         ]
 
@@ -225,30 +230,74 @@ class SensorType:
     def partition(
         self, payload: object, *, now: float
     ) -> tuple[list[Reading], list[InvalidPayload]]:
-        """The ingest hot path: ``parse_samples`` without a Result object per sample."""
+        """``parse_samples`` without a Result object per sample."""
         readings: list[Reading] = []
         rejected: list[InvalidPayload] = []
         for outcome in self._outcomes(payload, now):
-            if type(outcome) is Reading:
-                readings.append(outcome)
+            if type(outcome) is tuple:
+                readings.append(Reading(*outcome))
             else:
                 rejected.append(outcome)  # type: ignore[arg-type]  # the other member
         return readings, rejected
 
-    def _outcomes(self, payload: object, now: float) -> list[Reading | InvalidPayload]:
+    def partition_values(
+        self, payload: object, *, now: float
+    ) -> tuple[list[tuple[int, float, dict[str, MeasureValue]]], list[InvalidPayload]]:
+        """The ingest hot path: ``partition`` as (index in the payload, timestamp, values)
+        of each valid sample, with no ``Reading`` object; rejections as ``partition``."""
+        samples = unwrap(payload)
+        if isinstance(samples, InvalidPayload):
+            return [], [samples]
+        valid: list[tuple[int, float, dict[str, MeasureValue]]] = []
+        rejected: list[InvalidPayload] = []
+        parse_sample = self._parse_sample
+        for index, sample in enumerate(samples):
+            outcome = parse_sample(sample, index, now)
+            if type(outcome) is tuple:
+                valid.append((index, outcome[0], outcome[1]))
+            else:
+                rejected.append(outcome)  # type: ignore[arg-type]  # the other member
+        return valid, rejected
+
+    def _outcomes(
+        self, payload: object, now: float
+    ) -> list[tuple[float, dict[str, MeasureValue]] | InvalidPayload]:
         samples = unwrap(payload)
         if isinstance(samples, InvalidPayload):
             return [samples]
         parse_sample = self._parse_sample
         return [parse_sample(sample, index, now) for index, sample in enumerate(samples)]
 
-    def _parse_sample(self, sample: object, index: int, now: float) -> Reading | InvalidPayload:
+    def _parse_sample(
+        self, sample: object, index: int, now: float
+    ) -> tuple[float, dict[str, MeasureValue]] | InvalidPayload:
         if type(sample) is not dict:
             return InvalidPayload(
                 f"sample {index} must be a JSON object, got {json_type(sample)}",
                 index=index,
                 reason_code="not-a-sample",
             )
+        if sample.keys() <= self._plain_keys and sample.get("timestamp") is not None:
+            # The common sample: known measures and a timestamp. Any rejection takes the
+            # general walk below, so reasons and their order stay exactly the same.
+            checkers = self._checkers
+            try:
+                values: dict[str, MeasureValue] = {
+                    key: checkers[key](raw)
+                    for key, raw in sample.items()
+                    if raw is not None and key != "timestamp"
+                }
+                plain: tuple[float, dict[str, MeasureValue]] | None = (
+                    parse_timestamp(sample["timestamp"], now=now),
+                    values,
+                )
+            except InvalidPayload:
+                plain = None
+            required = self._required_set
+            if plain is not None and values and (not required or values.keys() >= required):
+                if self.derive is not None:
+                    values.update(self.derive(values))
+                return plain
         try:
             timestamp, values = self._check_fields(sample, now)
         except InvalidPayload as error:
@@ -274,7 +323,7 @@ class SensorType:
             )
         if self.derive is not None:
             values.update(self.derive(values))
-        return Reading(timestamp, values)
+        return timestamp, values
 
     def _check_fields(
         self, sample: dict[object, object], now: float

@@ -286,7 +286,24 @@ def _number_checker(spec: MeasureSpec) -> Checker:
             )
         return value
 
-    return check
+    # The common value first: a number of the measure's own type within its bounds (NaN
+    # and infinities fail the comparison), returned as is, as ``check`` would return it.
+    # Anything else takes ``check``, which gives the reason.
+    if as_int:
+
+        def check_int(raw: object) -> MeasureValue:
+            if type(raw) is int and low <= raw <= high and (not choices or raw in choices):
+                return raw
+            return check(raw)
+
+        return check_int
+
+    def check_float(raw: object) -> MeasureValue:
+        if type(raw) is float and low <= raw <= high:
+            return raw
+        return check(raw)
+
+    return check_float
 
 
 def _text_checker(spec: MeasureSpec) -> Checker:
