@@ -65,7 +65,11 @@ async def run_demo(
             background.append(asyncio.create_task(simulation.run_async(), name="simulator"))
         background.append(
             asyncio.create_task(
-                print_summary_forever(container.ingest_totals(), container.ingest_worker())
+                print_summary_forever(
+                    container.ingest_totals(),
+                    container.ingest_worker(),
+                    open_alerts=lambda: len(container.alerting_service().board.open_alerts()),
+                )
             )
         )
 
