@@ -114,6 +114,13 @@ def clip(
     return out
 
 
+def _slice(hours: list[aq.HourlyAverage], start: float, end: float) -> list[aq.HourlyAverage]:
+    """The hours (sorted by start) starting in ``[start, end)``."""
+    lo = bisect.bisect_left(hours, start, key=lambda h: h.hour_start)
+    hi = bisect.bisect_left(hours, end, key=lambda h: h.hour_start)
+    return hours[lo:hi]
+
+
 def air_rows(
     sensor: DeviceEntry,
     site: SiteEntry,
@@ -130,10 +137,7 @@ def air_rows(
     daily = {m: {d.day.isoformat(): d for d in aq.daily_aqi(hourly[m], tz, p)}
              for m, p in pollutants}  # fmt: skip
     for period in periods:
-        inside = {
-            m: [h for h in hs if period.start <= h.hour_start < period.end]
-            for m, hs in hourly.items()
-        }
+        inside = {m: _slice(hs, period.start, period.end) for m, hs in hourly.items()}
 
         def mean(m: str, inside: dict[str, list[aq.HourlyAverage]] = inside) -> float | None:
             hs = inside[m]

@@ -244,12 +244,13 @@ class Notifier(Protocol):
 ROLLUP_WIDTHS = (60, 3600, 86_400)  # 1 minute, 1 hour, 1 day; aligned to the epoch (UTC)
 
 
-@attrs.frozen(slots=True)
+@attrs.define(slots=True)
 class RollupBucket:
     """One numeric measure over ``[start, start + width)``: the ``Bucket`` statistics plus
     when the first and last values were taken and ``increase``, the reset-aware growth of a
     cumulative counter between consecutive samples of the bucket (a drop counts the new
-    value, as a counter restarted from zero)."""
+    value, as a counter restarted from zero). Not frozen: queries build thousands, and a
+    frozen class pays a ``object.__setattr__`` per field."""
 
     start: float
     count: int

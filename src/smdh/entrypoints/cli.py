@@ -27,6 +27,7 @@ from smdh.domain.shared.errors import DomainError
 from smdh.domain.shared.ids import DeviceId, SiteId, TenantId, UserId
 from smdh.domain.tenancy.roles import Role
 from smdh.entrypoints.container import Container, build_container
+from smdh.entrypoints.export_command import add_export_parser
 from smdh.entrypoints.simulator.command import add_simulate_parser
 
 OPERATOR = Principal.operator("local-admin")
@@ -243,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-simulator", action="store_true", help="--demo without simulated devices")
     p.set_defaults(action=serve)
     add_simulate_parser(sub)
+    add_export_parser(sub)
 
     groups: Groups = {}
     for name, text in (

@@ -25,6 +25,7 @@ from smdh.adapters.aws import dynamodb_alert_state as aws_alert_state
 from smdh.adapters.aws import dynamodb_delivery_log as aws_delivery_log
 from smdh.adapters.aws import settings as aws
 from smdh.adapters.embedded.alert_state import SqliteEvaluationStateStore
+from smdh.adapters.embedded.archive import LocalArchiveStore
 from smdh.adapters.embedded.dead_letters import SqliteDeadLetterStore
 from smdh.adapters.embedded.notifiers import LiveFeedNotifier
 from smdh.adapters.embedded.prometheus_metrics import PrometheusIngestMetrics
@@ -32,6 +33,7 @@ from smdh.adapters.embedded.rollups import SqliteRollupStore
 from smdh.adapters.embedded.sqlite_credentials import SqliteCredentialStore
 from smdh.adapters.embedded.sqlite_delivery_log import SqliteDeliveryLog
 from smdh.adapters.embedded.sqlite_event_store import SqliteEventStore
+from smdh.adapters.embedded.telemetry_lifecycle import SqliteTelemetryLifecycle
 from smdh.adapters.embedded.telemetry_store import SqliteTelemetryStore
 from smdh.adapters.identity.local_tokens import LocalTokenAuthority
 from smdh.adapters.identity.passwords import ScryptHasher, Sha256SecretHasher
@@ -50,6 +52,7 @@ from smdh.application.alerting import AlertingService
 from smdh.application.identity import DeviceAuthenticator, IdentityService
 from smdh.application.ingest import IngestPipeline
 from smdh.application.ingest_worker import IngestTotals, IngestWorker, observe_batches
+from smdh.application.lifecycle import RetentionJob
 from smdh.application.live import LiveFeed
 from smdh.application.notifications import ChannelLookup, NotificationDispatcher
 from smdh.application.queries import Queries
@@ -272,6 +275,22 @@ class Container(containers.DeclarativeContainer):
         ),
     )
     rollup_hook = providers.Singleton(_hook_rollups, ingest_pipeline, rollup_store)
+
+    # --- data lifecycle: retention archives raw data before deleting it (local profile) ----
+    archive_store = providers.Singleton(
+        LocalArchiveStore, providers.Callable(_in_data_dir, config.data_dir, "archive")
+    )
+    retention_job = providers.Singleton(
+        RetentionJob,
+        directory=application.provided.directory,
+        telemetry=telemetry_store,
+        lifecycle=providers.Singleton(
+            SqliteTelemetryLifecycle, store=telemetry_store, rollups=rollup_store
+        ),
+        archive=archive_store,
+        sensors=sensors,
+        clock=clock,
+    )
 
 
 def build_container(

@@ -54,6 +54,22 @@ class HubEndpoints:
 StartedCallback = Callable[[HubEndpoints], Awaitable[None] | None]
 
 
+RETENTION_EVERY_S = 24 * 3600.0
+RETENTION_FIRST_AFTER_S = 60.0
+
+
+async def _retention_daily(container: Container) -> None:
+    """Each tenant's retention policy, once a day (archive first, then delete)."""
+    await asyncio.sleep(RETENTION_FIRST_AFTER_S)
+    while True:
+        try:
+            reports = await asyncio.to_thread(container.retention_job().run)
+            log.info("retention: %s", reports)
+        except Exception:
+            log.exception("the retention job failed; it runs again tomorrow")
+        await asyncio.sleep(RETENTION_EVERY_S)
+
+
 async def _refresh_forever(container: Container) -> None:
     application = container.application()
     while True:
@@ -87,12 +103,18 @@ async def run_hub(
     await runner.setup()
     mqtt = MqttIngress(container, listen=options.mqtt_listen, external_url=options.mqtt_url)
     refresher: asyncio.Task[None] | None = None
+    retention: asyncio.Task[None] | None = None
     stop = stop or _stop_event()
     try:
         site = web.TCPSite(runner, *options.http)
         await site.start()
         await mqtt.start()
         refresher = asyncio.create_task(_refresh_forever(container))
+        retention = (
+            asyncio.create_task(_retention_daily(container))
+            if container.config.profile() == "local"
+            else None
+        )
         endpoints = HubEndpoints(f"http://{options.http[0]}:{options.http[1]}", mqtt.url)
         if on_started is not None:
             maybe = on_started(endpoints)
@@ -103,10 +125,11 @@ async def run_hub(
         log.info("shutting down: flushing what the sources accepted")
         if on_stopping is not None:
             await on_stopping()
-        if refresher is not None:
-            refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await refresher
+        for task in (refresher, retention):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await mqtt.stop()
         await runner.cleanup()  # stops the ingest worker after it drained its queue
         _close_stores(container)

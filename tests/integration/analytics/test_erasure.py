@@ -60,7 +60,7 @@ def _fill(data_dir: DataDir, tenant: str, device: str, value: float) -> None:
                 "too big",
                 f'{{"device": "{device}", "power_watts": {value}}}',
             )
-        ]  # fmt: skip
+        ]
     )
     data_dir.retention().run_tenant(tenant, RetentionPolicy(raw_days=1, rollup_days=2))
 

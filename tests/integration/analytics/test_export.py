@@ -24,8 +24,10 @@ T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z, 01:00 in Berlin
 
 def _exporter(data_dir: DataDir, page_size: int = 5000) -> Exporter:
     app = data_dir.container.application()
-    analytics = Analytics(directory=app.directory, devices=app.devices,
-                          telemetry=data_dir.container.telemetry_store(), rollups=data_dir.rollups)  # fmt: skip
+    telemetry = data_dir.container.telemetry_store()
+    analytics = Analytics(
+        directory=app.directory, devices=app.devices, telemetry=telemetry, rollups=data_dir.rollups
+    )
     return Exporter(analytics, app.devices, app.directory, page_size=page_size)
 
 

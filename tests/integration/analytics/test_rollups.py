@@ -171,7 +171,8 @@ def test_rebuild_gives_the_same_tables(
     def dump() -> list[list[tuple[object, ...]]]:
         with rollups.writing() as conn:
             return [
-                conn.execute(f"SELECT * FROM {name} ORDER BY 1, 2").fetchall() for name in tables
+                conn.execute(f"SELECT * FROM {name} ORDER BY 1, 2").fetchall()  # noqa: S608
+                for name in tables
             ]
 
     incremental = dump()
@@ -212,8 +213,8 @@ def test_oee_from_rollups_equals_oee_from_raw_samples(tmp_path: Path) -> None:
             cycles += 1
             scrap += rng.random() < 0.05
         if rng.random() < 0.995:  # a few gaps: unknown time
-            batch.append(DeviceSample("acme", "acme-site", "m1", "machine", T0 + k,
-                                      {"state": state, "cycle_count": cycles, "scrap_count": scrap}))  # fmt: skip
+            values = {"state": state, "cycle_count": cycles, "scrap_count": scrap}
+            batch.append(DeviceSample("acme", "acme-site", "m1", "machine", T0 + k, values))
     store(telemetry, rollups, batch)
     app = container.application()
 

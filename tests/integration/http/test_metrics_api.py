@@ -44,9 +44,10 @@ def _dataset(container: object) -> None:
                                timezone="UTC", tariff_ref="tou-standard"))  # fmt: skip
     for device, kind in (("press", "machine"), ("meter", "energy"), ("air", "air_quality"),
                          ("gate", "job_scan")):  # fmt: skip
+        ideal = 2.0 if kind == "machine" else None
         app.execute(c.RegisterDevice(principal=ROOT, tenant_id=tid, device_id=DeviceId(device),
                                      site_id=SiteId(S), sensor_type=kind, name=device,
-                                     ideal_cycle_time_s=2.0 if kind == "machine" else None))  # fmt: skip
+                                     ideal_cycle_time_s=ideal))  # fmt: skip
     store = container.telemetry_store()  # type: ignore[attr-defined]
 
     def at(device: str, kind: str, ts: float, **values: object) -> DeviceSample:
@@ -146,7 +147,8 @@ def test_export_csv(served: tuple[Client, str]) -> None:
 def test_bucketed_readings_long_range(served: tuple[Client, str]) -> None:
     body = _get(
         served,
-        f"/v1/devices/press/readings?measure=cycle_count&bucket=1h&from={T6 - 86_400:.0f}&to={T6 + 3600:.0f}",
+        "/v1/devices/press/readings?measure=cycle_count&bucket=1h"
+        f"&from={T6 - 86_400:.0f}&to={T6 + 3600:.0f}",
     )
     (bucket,) = body["buckets"]  # type: ignore[misc]
     assert bucket["count"] == 3600 and bucket["last"] == 900.0 and bucket["max"] == 900.0

@@ -52,6 +52,7 @@ def services_from(
         stream_heartbeat_s=(settings or HttpSettings()).stream_heartbeat_s,
         alerting=container.alerting_service(),
         deliveries=container.delivery_log(),
+        rollups=container.rollup_store(),
     )
 
 
@@ -101,6 +102,7 @@ def create_app(
     app.on_startup.append(start_ingest)
     app.on_shutdown.append(end_streams)
     app.on_cleanup.append(shutdown)
+    container.rollup_hook()  # rollup maintenance follows every stored batch (once per container)
     if alerting:  # evaluation hook, 1 s tick and the notification dispatcher (app's loop)
         start_alerting(container, app)
     return app

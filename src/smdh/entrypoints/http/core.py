@@ -38,6 +38,7 @@ from smdh.domain.shared.ids import (
     AlertId,
     DeviceId,
     Identifier,
+    JobId,
     RuleId,
     SiteId,
     TenantId,
@@ -154,6 +155,7 @@ PATH_PARAMS: Mapping[str, type[Identifier]] = {
     "user_id": UserId,
     "rule_id": RuleId,
     "alert_id": AlertId,  # the API form {rule}:{device}:{episode}, without the tenant
+    "job_id": JobId,
 }
 _PATH_PARAM = re.compile(r"\{([a-z_]+)\}")
 
@@ -221,6 +223,7 @@ class Services:
     stream_heartbeat_s: float = 15.0
     alerting: Any = None  # application.alerting.AlertingService, when alerting runs
     deliveries: Any = None  # application.delivery.DeliveryLog, when notifications run
+    rollups: Any = None  # application.ports.RollupStore: 1 min / 1 h / 1 day buckets
     stopping: asyncio.Event = attrs.field(factory=asyncio.Event)  # set on shutdown
 
 

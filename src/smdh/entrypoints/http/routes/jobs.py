@@ -9,12 +9,11 @@ not scanned again counts as idle (default 4 hours).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 from smdh.domain.metrics.jobs import Visit
 from smdh.domain.shared.errors import NotFound
-from smdh.domain.shared.ids import Identifier, JobId, LocationId, SiteId
-from smdh.entrypoints.http import core
+from smdh.domain.shared.ids import JobId, LocationId, SiteId
 from smdh.entrypoints.http import telemetry_views as tv
 from smdh.entrypoints.http.core import (
     VIEWER,
@@ -26,9 +25,6 @@ from smdh.entrypoints.http.core import (
     id_pattern,
 )
 from smdh.entrypoints.http.routes.metrics import analytics
-
-# TODO(lead): move into core.PATH_PARAMS ("job_id": JobId) and drop this line.
-cast(dict[str, type[Identifier]], core.PATH_PARAMS).setdefault("job_id", JobId)
 
 DAY = 86_400
 DEFAULT_SPAN_S = 7 * DAY

@@ -49,8 +49,8 @@ def analytics(ctx: RequestContext) -> Analytics:
     services = ctx.services
     if services.telemetry is None:
         raise ApiProblem(404, "route-not-found", "no telemetry store is configured")
-    rollups: RollupStore | None = getattr(services, "rollups", None)
-    if rollups is None:  # TODO(lead): Services.rollups from the container
+    rollups: RollupStore | None = services.rollups
+    if rollups is None:  # e.g. an app built without the container's rollup store
         rollups = InMemoryRollupStore(services.telemetry, services.application.sensors)
     app = services.application
     return Analytics(

@@ -168,7 +168,7 @@ def readings(ctx: RequestContext) -> ApiResponse:
         body["truncated"] = len(samples) > limit
         return ApiResponse(200, body)
     measure = _one_numeric(chosen, sensor_type)
-    rollups: RollupStore | None = getattr(ctx.services, "rollups", None)
+    rollups: RollupStore | None = ctx.services.rollups
     if rollups is not None and end - start > RAW_BUCKETS_MAX_S:  # long: read rollups
         found = [
             b.to_bucket()
@@ -250,7 +250,8 @@ ROUTES = (
           response_schema=tv.READINGS_SCHEMA, query=_READINGS_QUERY,
           description="Raw: at most 31 days, `limit` samples (oldest first). With `bucket` "
           "(1m, 1h, 1d: at most 31, 366, 3660 days) and exactly one numeric `measure`: "
-          "count, min, max, avg, sum, first and last per bucket; empty buckets are left out."),
+          "count, min, max, avg, sum, first and last per bucket; empty buckets are left out. "
+          "Bucketed ranges over 6 hours are read from the rollups (same numbers)."),
     Route("GET", "/v1/dead-letters", dead_letters, "listDeadLetters",
           "Records the tenant's devices sent that were refused, with why (oldest first)",
           "telemetry", VIEWER, response_model=tv.DeadLetterView, paginated=True,
