@@ -95,6 +95,7 @@ class IngestWorker:
         self._max_pending = max_pending
         self._on_batch = on_batch
         self._queue: asyncio.Queue[_Pending] | None = None
+        self._arrived = asyncio.Event()
         self._room: asyncio.Condition | None = None
         self._pending_records = 0
         self._task: asyncio.Task[None] | None = None
@@ -108,6 +109,7 @@ class IngestWorker:
 
     async def start(self) -> None:
         self._queue = asyncio.Queue()
+        self._arrived = asyncio.Event()
         self._room = asyncio.Condition()
         self._task = asyncio.create_task(self._run(), name="smdh-ingest-worker")
 
@@ -152,6 +154,7 @@ class IngestWorker:
         future: asyncio.Future[list[RecordOutcome]] = asyncio.get_running_loop().create_future()
         self._pending_records += len(records)
         queue.put_nowait(_Pending(records, future, time.monotonic()))
+        self._arrived.set()
         return future
 
     async def _run(self) -> None:
@@ -165,18 +168,37 @@ class IngestWorker:
             size = len(first.records)
             deadline = loop.time() + self._max_delay_s
             while size < self._max_batch:
-                timeout = deadline - loop.time()
-                if timeout <= 0:
-                    break
-                try:
-                    item = await asyncio.wait_for(queue.get(), timeout)
-                except TimeoutError:
+                item = await self._next_within(queue, deadline, loop)
+                if item is None:
                     break
                 batch.append(item)
                 size += len(item.records)
             await self._process(batch, loop)
             for _ in batch:
                 queue.task_done()
+
+    async def _next_within(
+        self, queue: asyncio.Queue[_Pending], deadline: float, loop: asyncio.AbstractEventLoop
+    ) -> _Pending | None:
+        """The next queued submission, waiting until ``deadline`` at most.
+
+        Never ``wait_for(queue.get(), ...)``: on Python 3.11 a timeout racing a completed
+        ``get`` can drop the item, and with it a submitter's records and their future.
+        Waiting on an event has no such side effect.
+        """
+        while True:
+            try:
+                return queue.get_nowait()
+            except asyncio.QueueEmpty:
+                pass
+            timeout = deadline - loop.time()
+            if timeout <= 0:
+                return None
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), timeout)
+            except TimeoutError:
+                return None
 
     async def _process(self, batch: list[_Pending], loop: asyncio.AbstractEventLoop) -> None:
         records = [r for item in batch for r in item.records]
