@@ -16,6 +16,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from smdh.adapters.embedded.sqlite_files import open_wal_database
 from smdh.adapters.memory.dead_letters import (
     DEFAULT_MAX_PER_TENANT,
     bounded,
@@ -75,21 +76,7 @@ class SqliteDeadLetterStore:
         self._path = Path(path)
         self._cap = check_cap(max_per_tenant)
         self._lock = threading.Lock()
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(
-            self._path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
-        )
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise RuntimeError(f"could not put {self._path} in WAL mode (got {mode!r})")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            for statement in _SCHEMA:
-                conn.execute(statement)
-        except BaseException:
-            conn.close()
-            raise
+        conn = open_wal_database(self._path, _SCHEMA, busy_timeout_s=busy_timeout_s)
         self._conn: sqlite3.Connection | None = conn
 
     @property

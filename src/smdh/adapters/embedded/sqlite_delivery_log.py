@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 
+from smdh.adapters.embedded.sqlite_files import open_wal_database
 from smdh.application.delivery import Delivery, DeliveryStatus
 
 _SCHEMA = (
@@ -92,18 +93,7 @@ class SqliteDeliveryLog:
     def __init__(self, path: Path, *, busy_timeout_s: float = 10.0) -> None:
         self._path = Path(path)
         self._lock = threading.Lock()
-        conn = sqlite3.connect(
-            self._path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
-        )
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            for statement in _SCHEMA:
-                conn.execute(statement)
-        except BaseException:
-            conn.close()
-            raise
+        conn = open_wal_database(self._path, _SCHEMA, busy_timeout_s=busy_timeout_s)
         self._conn: sqlite3.Connection | None = conn
 
     def close(self) -> None:

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+from smdh.adapters.embedded.sqlite_files import open_wal_database
 from smdh.adapters.memory.event_store import check_limit, check_versions, group_versions
 from smdh.adapters.serialization import EventSerializer, SerializedEvent
 from smdh.application.ports import StoredEvent
@@ -79,24 +80,7 @@ class SqliteEventStore:
         self._path = Path(path)
         self._serializer = serializer
         self._lock = threading.Lock()
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(
-            self._path,
-            timeout=busy_timeout_s,
-            isolation_level=None,  # autocommit: transactions are explicit BEGIN/COMMIT
-            check_same_thread=False,
-        )
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise RuntimeError(f"could not put {self._path} in WAL mode (got {mode!r})")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            for statement in _SCHEMA:
-                conn.execute(statement)
-        except BaseException:
-            conn.close()
-            raise
+        conn = open_wal_database(self._path, _SCHEMA, busy_timeout_s=busy_timeout_s)
         self._conn: sqlite3.Connection | None = conn
 
     @property
