@@ -180,7 +180,9 @@ def test_co2_story(
     # every transition reached the webhook once; the delivery log shows them as sent
     assert receiver.wait_for(before + 3, timeout=2.0)
     types = [h["X-SMDH-Event"] for h, _ in receiver.requests[before:]]
-    assert types == ["alert.raised", "alert.acknowledged", "alert.cleared"]
+    # once each; a delivery retried after a slow first attempt may arrive after a later one
+    # (receivers order by the alert's version in the body), so compare without order
+    assert sorted(types) == ["alert.acknowledged", "alert.cleared", "alert.raised"]
     rows = client.get("/v1/deliveries?limit=500", token=admin).json()["items"]
     webhooks = [r for r in rows if r["channel"] == "webhook" and r["alert_id"] == alert_id]
     assert {r["status"] for r in webhooks} == {"sent"} and len(webhooks) == 3
