@@ -18,7 +18,8 @@ from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from smdh.adapters.embedded.mqtt_broker import DeviceCredentialChecks, EmbeddedBroker
-from smdh.adapters.embedded.mqtt_source import MqttMessage, MqttSource
+from smdh.adapters.embedded.mqtt_messages import MqttMessage
+from smdh.adapters.embedded.mqtt_source import MqttSource
 from smdh.application import commands as c
 from smdh.application.ingest import RawRecord
 from smdh.application.principals import Principal

@@ -26,7 +26,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from smdh.adapters.embedded import mosquitto
 from smdh.adapters.embedded.mqtt_broker import DeviceCredentialChecks, EmbeddedBroker
-from smdh.adapters.embedded.mqtt_source import BatchHandler, MqttMessage
+from smdh.adapters.embedded.mqtt_messages import BatchHandler, MqttMessage
 from smdh.application import commands as c
 from smdh.application.principals import Principal
 from smdh.domain.shared.ids import DeviceId, SiteId, TenantId

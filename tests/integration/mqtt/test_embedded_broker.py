@@ -24,7 +24,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from smdh.adapters.embedded.mqtt_broker import EmbeddedBroker
-from smdh.adapters.embedded.mqtt_source import desired_topic, reported_topic, telemetry_topic
+from smdh.adapters.embedded.mqtt_messages import desired_topic, reported_topic, telemetry_topic
 from tests.integration.mqtt.conftest import (
     DeviceClient,
     Fleet,

@@ -14,14 +14,13 @@ from typing import Any
 
 import pytest
 
-from smdh.adapters.embedded.mqtt_source import (
-    MqttConnectError,
-    MqttSource,
+from smdh.adapters.embedded.mqtt_messages import (
     desired_topic,
     reported_topic,
     scan_topic,
     telemetry_topic,
 )
+from smdh.adapters.embedded.mqtt_source import MqttConnectError, MqttSource
 from tests.integration.mqtt.conftest import (
     BrokerUnderTest,
     DeviceClient,

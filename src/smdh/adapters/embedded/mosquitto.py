@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from smdh.adapters.embedded.mqtt_source import INGEST_FILTERS
+from smdh.adapters.embedded.mqtt_messages import INGEST_FILTERS
 
 DYNSEC_PLUGIN_PATHS = (
     "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so",

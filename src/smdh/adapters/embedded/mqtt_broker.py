@@ -34,7 +34,7 @@ from amqtt.broker import Broker  # type: ignore[import-untyped]
 from amqtt.contexts import Action, BrokerConfig, ListenerConfig  # type: ignore[import-untyped]
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin  # type: ignore[import-untyped]
 
-from smdh.adapters.embedded.mqtt_source import (
+from smdh.adapters.embedded.mqtt_messages import (
     BatchHandler,
     MicroBatcher,
     MqttMessage,

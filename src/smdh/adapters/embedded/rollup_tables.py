@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from smdh.adapters.embedded.telemetry_store import identifier
+from smdh.adapters.embedded.telemetry_tables import identifier
 from smdh.application.ports import RollupBucket, StateBucket
 from smdh.domain.sensors.base import SensorType
 

@@ -19,7 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from smdh.adapters.embedded.rollups import SqliteRollupStore
-from smdh.adapters.embedded.telemetry_store import SqliteTelemetryStore, identifier
+from smdh.adapters.embedded.telemetry_store import SqliteTelemetryStore
+from smdh.adapters.embedded.telemetry_tables import identifier
 from smdh.application.ports import SeriesInfo
 
 _SERIES = "SELECT series_id, device_id, sensor_type, site_id FROM series WHERE tenant_id = ?"

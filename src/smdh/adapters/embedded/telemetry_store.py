@@ -24,7 +24,6 @@ One store object per file per process, since the writer caches series ids.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -35,6 +34,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal
 
+from smdh.adapters.embedded.telemetry_tables import SampleTable
 from smdh.adapters.memory.telemetry_store import (
     PartialBucket,
     aggregates_measure,
@@ -49,14 +49,10 @@ from smdh.adapters.memory.telemetry_store import (
     newest_points,
     unknown_sensor_type,
 )
-from smdh.domain.sensors.base import SensorType
 from smdh.domain.sensors.registry import SensorRegistry
 from smdh.domain.telemetry import Bucket, DeviceSample, MeasurePoint
 
 FILE_NAME = "telemetry.sqlite3"
-_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,62}")
-_KEY_COLUMNS = frozenset({"series_id", "ts"})
-_AFFINITY = {"float": "REAL", "int": "INTEGER", "str": "TEXT", "enum": "TEXT"}
 _MAX_IDLE_READERS = 4
 
 _SCHEMA = (
@@ -82,64 +78,6 @@ _LATEST_OF_DEVICE = (
     "SELECT s.sensor_type, l.measure, l.ts, l.value FROM series AS s JOIN latest AS l"
     " ON l.series_id = s.series_id WHERE s.tenant_id = ? AND s.device_id = ? ORDER BY s.series_id"
 )
-
-
-def identifier(name: str) -> str:
-    """``name`` double-quoted for SQL, once it is proven a plain lower-case identifier."""
-    if not _IDENTIFIER.fullmatch(name):
-        raise ValueError(f"{name!r} cannot be a table or column name")
-    return f'"{name}"'
-
-
-class _Table:
-    """The SQL of one sensor type's sample table (identifiers from the registry only)."""
-
-    def __init__(self, sensor_type: SensorType) -> None:
-        self.type_name = sensor_type.name
-        self.sensor_type = sensor_type
-        self.columns = sensor_type.measure_names()
-        self.names = frozenset(self.columns)
-        clash = _KEY_COLUMNS.intersection(self.columns)
-        if clash:
-            raise ValueError(f"sensor type {sensor_type.name!r}: measure names {clash} clash")
-        self.name = identifier(f"samples_{identifier(sensor_type.name)[1:-1]}")
-        self.quoted = {column: identifier(column) for column in self.columns}
-        self.definitions = {
-            column: f"{self.quoted[column]} {_AFFINITY[spec.kind]}"
-            for column, spec in zip(self.columns, sensor_type.measures, strict=True)
-        }
-        names = ", ".join(self.quoted.values())
-        marks = ", ".join("?" for _ in self.columns)
-        updates = ", ".join(f"{q} = COALESCE(excluded.{q}, {q})" for q in self.quoted.values())
-        self.create = (
-            f"CREATE TABLE IF NOT EXISTS {self.name} (series_id INTEGER NOT NULL,"
-            f" ts REAL NOT NULL, {', '.join(self.definitions.values())},"
-            " PRIMARY KEY (series_id, ts)) WITHOUT ROWID"
-        )
-        self.upsert = (
-            f"INSERT INTO {self.name} (series_id, ts, {names}) VALUES (?, ?, {marks})"  # noqa: S608 - identifiers from the registry, values bound
-            f" ON CONFLICT (series_id, ts) DO UPDATE SET {updates}"
-        )
-
-    def select_range(self, columns: Sequence[str]) -> str:
-        quoted = [self.quoted[c] for c in columns]
-        carried = " OR ".join(f"{q} IS NOT NULL" for q in quoted)
-        return (
-            f"SELECT ts, {', '.join(quoted)} FROM {self.name}"  # noqa: S608 - identifiers from the registry, values bound
-            f" WHERE series_id = ? AND ts >= ? AND ts < ? AND ({carried}) ORDER BY ts LIMIT ?"
-        )
-
-    def select_buckets(self, column: str) -> str:
-        q, table = self.quoted[column], self.name
-        index = "CAST(ts / :width AS INTEGER)"  # floor, as timestamps are never negative
-        point = f"SELECT {q} FROM {table} WHERE series_id = :series AND ts ="  # noqa: S608 - identifiers from the registry, values bound
-        return (
-            f"WITH g AS (SELECT {index} AS k, COUNT(*) AS n, MIN({q}) AS lo, MAX({q}) AS hi,"  # noqa: S608 - identifiers from the registry, values bound
-            f" SUM({q}) AS total, MIN(ts) AS t0, MAX(ts) AS t1 FROM {table}"
-            " WHERE series_id = :series AND ts >= :start AND ts < :end"
-            f" AND {q} IS NOT NULL GROUP BY k)"
-            f" SELECT k, n, lo, hi, total, t0, ({point} t0), t1, ({point} t1) FROM g"
-        )
 
 
 _timestamp, _values = itemgetter(0), itemgetter(1)
@@ -254,7 +192,7 @@ class SqliteTelemetryStore:
         self._path = Path(path)
         self._registry = registry
         self._timeout = busy_timeout_s
-        self._tables = {t.name: _Table(t) for t in registry}
+        self._tables = {t.name: SampleTable(t) for t in registry}
         self._path.parent.mkdir(parents=True, exist_ok=True)
         self._write_lock = threading.Lock()
         self._pool_lock = threading.Lock()
@@ -362,7 +300,7 @@ class SqliteTelemetryStore:
 
     def _device_series(
         self, conn: sqlite3.Connection, tenant_id: str, device_id: str
-    ) -> list[tuple[int, _Table, str]]:
+    ) -> list[tuple[int, SampleTable, str]]:
         """The device's series of registered sensor types, oldest first."""
         rows = conn.execute(_SERIES_OF_DEVICE, (tenant_id, device_id)).fetchall()
         return [(s, self._tables[t], site) for s, t, site in rows if t in self._tables]
