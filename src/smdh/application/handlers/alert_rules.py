@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from smdh.application import commands as c
 from smdh.application.authorization import authorize_tenant
 from smdh.application.handlers.tenancy import context, load_tenant
@@ -11,6 +13,7 @@ from smdh.application.unit_of_work import UnitOfWork
 from smdh.domain.alerts.rules import AlertRule, RuleDefinition, rule_aggregate_id
 from smdh.domain.sensors.registry import SensorRegistry
 from smdh.domain.shared.errors import AlreadyExists, NotFound, ValidationError
+from smdh.domain.shared.events import EventContext
 from smdh.domain.shared.ids import RuleId
 from smdh.domain.tenancy.roles import Role
 from smdh.domain.tenancy.site import site_aggregate_id
@@ -96,25 +99,26 @@ def update_alert_rule(
     return rule.version
 
 
-def enable_alert_rule(command: c.EnableAlertRule, uow: UnitOfWork, clock: Clock) -> int:
+def _change_rule(
+    command: c.EnableAlertRule | c.DisableAlertRule | c.DeleteAlertRule,
+    uow: UnitOfWork,
+    clock: Clock,
+    change: Callable[[AlertRule, EventContext], None],
+) -> int:
     authorize_tenant(command.principal, command.tenant_id, Role.EDITOR)
     rule = _load_rule(uow, command, command.rule_id)
-    rule.enable(context(command, clock))
+    change(rule, context(command, clock))
     uow.commit()
     return rule.version
+
+
+def enable_alert_rule(command: c.EnableAlertRule, uow: UnitOfWork, clock: Clock) -> int:
+    return _change_rule(command, uow, clock, AlertRule.enable)
 
 
 def disable_alert_rule(command: c.DisableAlertRule, uow: UnitOfWork, clock: Clock) -> int:
-    authorize_tenant(command.principal, command.tenant_id, Role.EDITOR)
-    rule = _load_rule(uow, command, command.rule_id)
-    rule.disable(context(command, clock))
-    uow.commit()
-    return rule.version
+    return _change_rule(command, uow, clock, AlertRule.disable)
 
 
 def delete_alert_rule(command: c.DeleteAlertRule, uow: UnitOfWork, clock: Clock) -> int:
-    authorize_tenant(command.principal, command.tenant_id, Role.EDITOR)
-    rule = _load_rule(uow, command, command.rule_id)
-    rule.delete(context(command, clock))
-    uow.commit()
-    return rule.version
+    return _change_rule(command, uow, clock, AlertRule.delete)
