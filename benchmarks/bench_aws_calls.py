@@ -110,7 +110,9 @@ def setup_world(endpoint: str) -> Any:
         SMDH_AWS_REGION=REGION,
         SMDH_REGISTRY_TTL_S="3600",
     )
+    from smdh.adapters.aws.dynamodb_alert_state import create_table as state  # noqa: PLC0415
     from smdh.adapters.aws.dynamodb_dead_letters import create_table as dead  # noqa: PLC0415
+    from smdh.adapters.aws.dynamodb_delivery_log import create_table as sent  # noqa: PLC0415
     from smdh.adapters.aws.dynamodb_event_store import create_table as events  # noqa: PLC0415
     from smdh.adapters.aws.settings import SEED_TABLES  # noqa: PLC0415
     from smdh.entrypoints.container import build_container  # noqa: PLC0415
@@ -119,6 +121,8 @@ def setup_world(endpoint: str) -> Any:
     clients = container.aws_clients()
     events(clients.client("dynamodb"), "smdh-events")
     dead(clients.client("dynamodb"), "smdh-dead-letters")
+    state(clients.client("dynamodb"), "smdh-alert-state")
+    sent(clients.client("dynamodb"), "smdh-deliveries")
     write = clients.client("timestream-write")
     write.create_database(DatabaseName="smdh_manufacturing")
     retention = {

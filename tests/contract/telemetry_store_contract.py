@@ -4,6 +4,14 @@ Subclass ``TelemetryStoreContract`` in a ``Test*`` class and implement ``make_st
 fresh, empty store over the given sensor registry). The base class is not named ``Test*``
 so pytest does not collect it on its own. Stores with a ``close()`` are closed after each
 test.
+
+The contract has two halves. ``TelemetryStoreWriteContract`` is about what ``write`` makes
+durable (value encoding, idempotent redelivery, measure-level upserts, latest-by-timestamp,
+tenancy of the stored data); ``TelemetryStoreReadContract`` about how queries select and
+shape it (range bounds, limits, measure filters, buckets, how a device's site is reported).
+``TelemetryStoreContract`` is both. A store whose query engine cannot run here (Timestream:
+moto has none) runs the write half over an emulation of the service's documented write
+semantics, and its query side is tested with recorded response pages.
 """
 
 from __future__ import annotations
@@ -47,7 +55,7 @@ def machine(device: str, ts: float, tenant: str = "tenant-a", power: float = 100
     )
 
 
-class TelemetryStoreContract(abc.ABC):
+class _StoreUnderTest(abc.ABC):
     @abc.abstractmethod
     def make_store(self, registry: SensorRegistry) -> TelemetryStore:
         """A fresh, empty store over ``registry``."""
@@ -60,7 +68,9 @@ class TelemetryStoreContract(abc.ABC):
         if close is not None:
             close()
 
-    # --- write and latest ---------------------------------------------------------------
+
+class TelemetryStoreWriteContract(_StoreUnderTest):
+    """What ``write`` makes durable: encoding, idempotency, upserts, tenancy of stored data."""
 
     def test_write_then_latest_gives_each_measure_newest_value(self, store: TelemetryStore) -> None:
         store.write([machine("m1", BASE, power=100.0), machine("m1", BASE + 1, power=250)])
@@ -88,17 +98,6 @@ class TelemetryStoreContract(abc.ABC):
         store.write([machine("m1", BASE + 10, power=11.0)])  # a correction at the same time
         latest = {p.measure: p for p in store.latest("tenant-a", "m1")}
         assert latest["power_watts"] == MeasurePoint("power_watts", BASE + 10, 11.0)
-
-    def test_latest_keeps_each_measure_own_newest_timestamp(self, store: TelemetryStore) -> None:
-        store.write(
-            [
-                sample("m1", BASE, power_watts=1.0, error_code="E42"),
-                sample("m1", BASE + 5, power_watts=2.0),
-            ]
-        )
-        latest = {p.measure: p for p in store.latest("tenant-a", "m1")}
-        assert latest["error_code"] == MeasurePoint("error_code", BASE, "E42")
-        assert latest["power_watts"] == MeasurePoint("power_watts", BASE + 5, 2.0)
 
     def test_empty_write_and_sample_without_measures_store_nothing(
         self, store: TelemetryStore
@@ -148,8 +147,6 @@ class TelemetryStoreContract(abc.ABC):
         assert store.query_range("tenant-a", "m1", 0, 2e9) == []
         assert store.latest("tenant-a", "m1") == []
 
-    # --- idempotency --------------------------------------------------------------------
-
     def test_writing_the_same_batch_three_times_changes_nothing(
         self, store: TelemetryStore
     ) -> None:
@@ -182,13 +179,59 @@ class TelemetryStoreContract(abc.ABC):
         latest = {p.measure: p.value for p in store.latest("tenant-a", "m1")}
         assert latest == {"power_watts": 2.0, "state": "idle", "temperature_c": 30.0}
 
+    def test_device_whose_sensor_type_changed_keeps_both_series(
+        self, store: TelemetryStore
+    ) -> None:
+        store.write([sample("d1", BASE, power_watts=1.0, state="idle")])
+        store.write([sample("d1", BASE + 1, sensor_type="energy", power_watts=2.0, voltage=230.0)])
+        got = store.query_range("tenant-a", "d1", BASE, BASE + 10)
+        assert [(s.sensor_type, s.timestamp) for s in got] == [
+            ("machine", BASE),
+            ("energy", BASE + 1),
+        ]
+        latest = {p.measure: p for p in store.latest("tenant-a", "d1")}
+        assert latest["power_watts"] == MeasurePoint("power_watts", BASE + 1, 2.0)
+        assert latest["state"].value == "idle"
+        (bucket,) = store.aggregate("tenant-a", "d1", "power_watts", BASE, BASE + 10, 60)
+        assert (bucket.count, bucket.first, bucket.last, bucket.total) == (2, 1.0, 2.0, 3.0)
+
+    def test_tenants_are_isolated_both_ways(self, store: TelemetryStore) -> None:
+        store.write([machine("shared", BASE + i, "tenant-a", power=1.0) for i in range(5)])
+        store.write([machine("shared", BASE + i, "tenant-b", power=2.0) for i in range(3)])
+        store.write([machine("only-b", BASE, "tenant-b", power=3.0)])
+        for tenant, power, count in (("tenant-a", 1.0, 5), ("tenant-b", 2.0, 3)):
+            got = store.query_range(tenant, "shared", BASE, BASE + 10)
+            assert len(got) == count
+            assert {(s.tenant_id, s.values["power_watts"]) for s in got} == {(tenant, power)}
+            latest = {p.measure: p.value for p in store.latest(tenant, "shared")}
+            assert latest["power_watts"] == power
+            (bucket,) = store.aggregate(tenant, "shared", "power_watts", BASE, BASE + 10, 60)
+            assert (bucket.count, bucket.total) == (count, power * count)
+        assert store.query_range("tenant-a", "only-b", BASE, BASE + 10) == []
+        assert store.latest("tenant-a", "only-b") == []
+        assert store.aggregate("tenant-a", "only-b", "power_watts", BASE, BASE + 10, 60) == []
+        assert store.query_range("tenant-c", "shared", BASE, BASE + 10) == []
+
+
+class TelemetryStoreReadContract(_StoreUnderTest):
+    """How queries select and shape what is stored: ranges, limits, filters, buckets."""
+
+    def test_latest_keeps_each_measure_own_newest_timestamp(self, store: TelemetryStore) -> None:
+        store.write(
+            [
+                sample("m1", BASE, power_watts=1.0, error_code="E42"),
+                sample("m1", BASE + 5, power_watts=2.0),
+            ]
+        )
+        latest = {p.measure: p for p in store.latest("tenant-a", "m1")}
+        assert latest["error_code"] == MeasurePoint("error_code", BASE, "E42")
+        assert latest["power_watts"] == MeasurePoint("power_watts", BASE + 5, 2.0)
+
     def test_site_of_the_last_write_is_reported(self, store: TelemetryStore) -> None:
         store.write([sample("m1", BASE, site="site-1", power_watts=1.0)])
         store.write([sample("m1", BASE + 1, site="site-2", power_watts=2.0)])
         got = store.query_range("tenant-a", "m1", BASE, BASE + 10)
         assert [s.site_id for s in got] == ["site-2", "site-2"]
-
-    # --- query_range --------------------------------------------------------------------
 
     def test_range_is_start_inclusive_end_exclusive_oldest_first(
         self, store: TelemetryStore
@@ -238,24 +281,6 @@ class TelemetryStoreContract(abc.ABC):
         with pytest.raises(ValueError, match="no_such_measure"):
             store.query_range("tenant-a", "m1", BASE, BASE + 10, measures=["no_such_measure"])
 
-    def test_device_whose_sensor_type_changed_keeps_both_series(
-        self, store: TelemetryStore
-    ) -> None:
-        store.write([sample("d1", BASE, power_watts=1.0, state="idle")])
-        store.write([sample("d1", BASE + 1, sensor_type="energy", power_watts=2.0, voltage=230.0)])
-        got = store.query_range("tenant-a", "d1", BASE, BASE + 10)
-        assert [(s.sensor_type, s.timestamp) for s in got] == [
-            ("machine", BASE),
-            ("energy", BASE + 1),
-        ]
-        latest = {p.measure: p for p in store.latest("tenant-a", "d1")}
-        assert latest["power_watts"] == MeasurePoint("power_watts", BASE + 1, 2.0)
-        assert latest["state"].value == "idle"
-        (bucket,) = store.aggregate("tenant-a", "d1", "power_watts", BASE, BASE + 10, 60)
-        assert (bucket.count, bucket.first, bucket.last, bucket.total) == (2, 1.0, 2.0, 3.0)
-
-    # --- aggregate ----------------------------------------------------------------------
-
     def _series(self, store: TelemetryStore) -> None:
         points = {0: 1.0, 10: 5.0, 59: 3.0, 60: 2.0, 150: 7.0, 250: -4.5}
         store.write([sample("m1", BASE + t, power_watts=v) for t, v in points.items()])
@@ -301,28 +326,13 @@ class TelemetryStoreContract(abc.ABC):
             with pytest.raises(ValueError, match="bucket_seconds"):
                 store.aggregate("tenant-a", "m1", "power_watts", BASE, BASE + 300, width)
 
-    # --- tenancy and unknown devices ----------------------------------------------------
-
-    def test_tenants_are_isolated_both_ways(self, store: TelemetryStore) -> None:
-        store.write([machine("shared", BASE + i, "tenant-a", power=1.0) for i in range(5)])
-        store.write([machine("shared", BASE + i, "tenant-b", power=2.0) for i in range(3)])
-        store.write([machine("only-b", BASE, "tenant-b", power=3.0)])
-        for tenant, power, count in (("tenant-a", 1.0, 5), ("tenant-b", 2.0, 3)):
-            got = store.query_range(tenant, "shared", BASE, BASE + 10)
-            assert len(got) == count
-            assert {(s.tenant_id, s.values["power_watts"]) for s in got} == {(tenant, power)}
-            latest = {p.measure: p.value for p in store.latest(tenant, "shared")}
-            assert latest["power_watts"] == power
-            (bucket,) = store.aggregate(tenant, "shared", "power_watts", BASE, BASE + 10, 60)
-            assert (bucket.count, bucket.total) == (count, power * count)
-        assert store.query_range("tenant-a", "only-b", BASE, BASE + 10) == []
-        assert store.latest("tenant-a", "only-b") == []
-        assert store.aggregate("tenant-a", "only-b", "power_watts", BASE, BASE + 10, 60) == []
-        assert store.query_range("tenant-c", "shared", BASE, BASE + 10) == []
-
     def test_unknown_device_gives_empty_results(self, store: TelemetryStore) -> None:
         store.write([machine("m1", BASE)])
         assert store.latest("tenant-a", "nope") == []
         assert store.query_range("tenant-a", "nope", 0, 2e9) == []
         assert store.aggregate("tenant-a", "nope", "power_watts", 0, 2e9, 60) == []
         assert store.latest("tenant-zzz", "m1") == []
+
+
+class TelemetryStoreContract(TelemetryStoreWriteContract, TelemetryStoreReadContract):
+    """The whole contract: every complete ``TelemetryStore`` passes both halves."""

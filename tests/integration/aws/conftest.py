@@ -5,6 +5,8 @@ the session ends) and returns its endpoint URL. ``aws_clients`` is a factory
 ``make_client(service_name) -> boto3 client`` in eu-central-1 with dummy credentials that
 are set in the environment for the test only, so nothing ever reads or writes ``~/.aws``.
 ``moto_reset`` (autouse in this folder) wipes all moto state before each test.
+``emulate_timestream_writes`` makes moto's Timestream tables apply the service's documented
+upsert rules for one test (see ``timestream_emulator``).
 
 Other test folders can reuse these by importing them into their own ``conftest.py``::
 
@@ -22,6 +24,8 @@ import pytest
 import requests
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
+
+from tests.integration.aws.timestream_emulator import install_write_semantics
 
 REGION = "eu-central-1"
 
@@ -93,3 +97,9 @@ def aws_clients(
         )
 
     return make_client
+
+
+@pytest.fixture
+def emulate_timestream_writes(monkeypatch: pytest.MonkeyPatch, moto_reset: None) -> None:
+    """moto's Timestream tables reject and replace records as Timestream does (this test)."""
+    install_write_semantics(monkeypatch)

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from smdh.adapters.aws.timestream_writer import record_version
 from smdh.domain.telemetry import DeviceSample
 from tests.integration.aws.timestream_support import (
     NOW,
@@ -64,19 +63,28 @@ def test_types_go_to_their_own_tables(setup: Any) -> None:
     assert sorted(c["TableName"] for c in recorder.calls) == ["air_quality", "machine_telemetry"]
 
 
-def test_versions_are_deterministic_and_redelivery_sends_the_same_records(setup: Any) -> None:
+def test_new_points_go_out_at_version_1_and_a_redelivery_sends_the_same_records(
+    setup: Any,
+) -> None:
     store, recorder, _, _ = setup
     batch = [machine("m1", T0 + i, power=float(i)) for i in range(5)]
     for _ in range(3):
         store.write(batch)
     first, second, third = (call["Records"] for call in recorder.calls)
     assert first == second == third
-    versions = [r["Version"] for r in first]
-    assert len(set(versions)) == 5 and all(1 <= v < 2**48 + 1 for v in versions)
-    corrected = machine("m1", T0, power=99.0)
-    store.write([corrected])
-    assert recorder.calls[-1]["Records"][0]["Version"] != versions[0]
-    assert record_version([("a", "b")], 1, []) == record_version([("a", "b")], 1, [])
+    assert [r["Version"] for r in first] == [1] * 5  # never above a record we have not seen
+    store.write([machine("m1", T0, power=99.0)])
+    (corrected,) = recorder.calls[-1]["Records"]
+    assert corrected["Version"] == 2
+    store.write([DeviceSample("tenant-a", "site-1", "m1", "machine", T0, {"scrap_count": 2})])
+    (merged,) = recorder.calls[-1]["Records"]
+    assert merged["Version"] == 3  # a partial rewrite goes out merged with what we wrote
+    assert {m["Name"]: m["Value"] for m in merged["MeasureValues"]} == {
+        "cycle_count": "7",
+        "power_watts": "99.0",
+        "scrap_count": "2",
+        "state": "running",
+    }
 
 
 def test_samples_of_one_point_in_one_batch_are_merged(setup: Any) -> None:
@@ -155,22 +163,37 @@ def test_rejected_records_are_dead_lettered_with_timestreams_reason(setup: Any) 
     )
 
 
-def test_version_conflict_is_resent_above_the_existing_version(setup: Any) -> None:
+COMPLETE = {"temperature_c": 40.0, "scrap_count": 0, "error_code": "none"}
+
+
+def test_version_conflict_of_a_complete_sample_is_resent_above_the_existing_version(
+    setup: Any,
+) -> None:
     store, recorder, letters, _ = setup
-    sample = machine("m1", T0, power=5.0)
-    mine = None
+    complete = machine("m1", T0, power=5.0, **COMPLETE)
+    partial = machine("m2", T0, power=5.0)
+    answer = {"Reason": "version", "ExistingVersion": 11}
+    recorder.answers.append(rejected({"RecordIndex": 1, **answer}, {"RecordIndex": 2, **answer}))
+    store.write([machine("m0", T0), complete, partial])
+    resent = recorder.calls[-1]["Records"]
+    assert len(resent) == 1 and resent[0]["Version"] == 12
+    assert resent[0]["Dimensions"][2]["Value"] == "m1"
+    ((_, letter),) = letters.list("tenant-a")
+    assert (letter.device_id, letter.reason_code) == ("m2", "timestream-conflict")
+
+
+def test_a_record_that_keeps_losing_is_dead_lettered(setup: Any) -> None:
+    store, recorder, letters, _ = setup
 
     def conflict(call: dict[str, Any]) -> dict[str, Any]:
-        nonlocal mine
-        mine = call["Records"][1]["Version"]
-        return rejected({"RecordIndex": 1, "Reason": "version", "ExistingVersion": mine + 10})(call)
+        version = call["Records"][0]["Version"]
+        return rejected({"RecordIndex": 0, "Reason": "v", "ExistingVersion": version})(call)
 
-    recorder.answers.append(conflict)
-    store.write([machine("m0", T0), sample])
-    assert mine is not None
-    resent = recorder.calls[-1]["Records"]
-    assert len(resent) == 1 and resent[0]["Version"] == mine + 11
-    assert letters.count() == 0
+    recorder.answers += [conflict] * 3
+    store.write([machine("m1", T0, **COMPLETE)])
+    assert [c["Records"][0]["Version"] for c in recorder.calls] == [1, 2, 3]
+    ((_, letter),) = letters.list("tenant-a")
+    assert letter.reason_code == "timestream-version-conflict"
 
 
 def test_throttling_is_retried_then_raised(setup: Any) -> None:

@@ -123,9 +123,27 @@ def aggregate_sql(
     return (
         f"SELECT bin(time, {width}s) AS bucket, count({column}) AS n, "  # noqa: S608
         f"min({column}) AS lo, max({column}) AS hi, sum({column}) AS total, "
-        f"min_by({column}, time) AS first_value, max_by({column}, time) AS last_value "
+        f"min_by({column}, time) AS first_value, max_by({column}, time) AS last_value, "
+        f"min(time) AS first_time, max(time) AS last_time "
         f"FROM {table_ref(database, table)} WHERE {where} AND {column} IS NOT NULL "
         f"GROUP BY bin(time, {width}s) ORDER BY bucket ASC"
+    )
+
+
+def merge_buckets(parts: Sequence[tuple[Bucket, float, float]]) -> Bucket:
+    """One bucket from the same bucket of several tables (a device whose sensor type
+    changed); each part comes with the times of its first and last value."""
+    first = min(parts, key=lambda p: p[1])[0]
+    last = max(parts, key=lambda p: p[2])[0]
+    buckets = [p[0] for p in parts]
+    return Bucket(
+        first.start,
+        sum(b.count for b in buckets),
+        min(b.minimum for b in buckets),
+        max(b.maximum for b in buckets),
+        sum(b.total for b in buckets),
+        first.first,
+        last.last,
     )
 
 
@@ -339,7 +357,7 @@ class TimestreamTelemetryStore:
         if all(spec is not None and spec.kind not in ("float", "int") for spec in specs):
             raise ValueError(f"measure {measure!r} is not numeric")
         tenant_id, device_id = checked_ids(tenant_id, device_id)
-        buckets: list[Bucket] = []
+        parts: dict[float, list[tuple[Bucket, float, float]]] = {}
         for table in self.writer.table_names():
             sql = aggregate_sql(
                 self.writer.database, table, tenant_id, device_id, measure, start, end,
@@ -351,8 +369,10 @@ class TimestreamTelemetryStore:
                 if _missing_column(error):
                     continue  # this table never saw the measure
                 raise
-            buckets += [
-                Bucket(
+            for row in rows:
+                if not row.get("n"):
+                    continue
+                bucket = Bucket(
                     float(row["bucket"]),
                     int(row["n"]),
                     float(row["lo"]),
@@ -361,7 +381,6 @@ class TimestreamTelemetryStore:
                     float(row["first_value"]),
                     float(row["last_value"]),
                 )
-                for row in rows
-                if row.get("n")
-            ]
-        return sorted(buckets, key=lambda b: b.start)
+                span = (float(row["first_time"]), float(row["last_time"]))
+                parts.setdefault(bucket.start, []).append((bucket, *span))
+        return [merge_buckets(parts[key]) for key in sorted(parts)]

@@ -15,16 +15,21 @@ on). Unknown sensor types or measures and impossible timestamps are programming 
 ingest pipeline validated the samples): they raise ``ValueError`` before anything is sent,
 as every ``TelemetryStore`` does.
 
-**Version (idempotent upserts).** ``Version`` is derived from the record's content (a
-48-bit BLAKE2b of dimensions, time and typed values): a redelivered sample is byte-for-byte
-the same record with the same version, which Timestream accepts as a no-op. A *different*
-sample for the same (dimensions, time, measure name) - a correction, or a stale redelivery
-after one - may hash lower; Timestream then rejects it with ``ExistingVersion`` and we
-resend it once with ``ExistingVersion + 1``. So the last write wins, as in the embedded and
-memory stores, and redeliveries stay free (same call, same versions).
+**Version (measure-level, idempotent upserts).** Timestream replaces a whole multi-measure
+record on an upsert with a higher ``Version``, and rejects a record with different values
+whose version is not higher (``RejectedRecords`` with ``ExistingVersion``); a byte-identical
+record is accepted as a no-op. ``timestream_known`` turns that into the port's promise (a
+rewrite replaces only the measures it carries): a point this writer has not seen goes out
+with ``Version`` 1, so it can never replace anything silently; a point it wrote goes out
+merged with the known values. A redelivered batch therefore sends the same records with the
+same versions, from a warm or a cold process. When Timestream holds a *different* record
+the writer has not seen (another process wrote it, or it fell out of the LRU): a sample
+that carries every measure of its sensor type is resent at ``ExistingVersion + 1`` (the
+last write wins, nothing can be lost); a partial one goes to the dead letters as
+``timestream-conflict``, because writing it would erase the measures it does not carry.
 
 **Failures.** ``RejectedRecordsException`` is handled per record (``RecordIndex`` maps back
-into the chunk): version conflicts are resent as above, other rejections go to the dead
+into the chunk): version conflicts are handled as above, other rejections go to the dead
 letters with Timestream's reason, the rest of the chunk is written. Throttling and 5xx are
 retried with exponential back-off and jitter; when the attempts run out the error is raised
 so the caller (the Kinesis Lambda) fails the batch and nothing is lost.
@@ -32,7 +37,6 @@ so the caller (the Kinesis Lambda) fails the batch and nothing is lost.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -44,6 +48,13 @@ from typing import Any
 import attrs
 from botocore.exceptions import ClientError
 
+from smdh.adapters.aws.timestream_known import (
+    KnownRecord,
+    KnownRecords,
+    RecordKey,
+    measures_of,
+    merged,
+)
 from smdh.application.ports import Clock, DeadLetterStore
 from smdh.domain.sensors.base import MeasureSpec, MeasureValue
 from smdh.domain.sensors.registry import SensorRegistry, default_registry
@@ -64,7 +75,7 @@ NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123
 RETRYABLE_CODES = frozenset(
     {"ThrottlingException", "InternalServerException", "ServiceUnavailable", "RequestTimeout"}
 )
-VERSION_BITS = 48
+DEFAULT_KNOWN_RECORDS = 20_000
 _TYPE_BY_KIND = {"float": "DOUBLE", "int": "BIGINT", "str": "VARCHAR", "enum": "VARCHAR"}
 
 
@@ -106,13 +117,6 @@ def encode_value(spec: MeasureSpec, value: MeasureValue) -> tuple[str, str]:
     return kind, text
 
 
-def record_version(dimensions: Sequence[tuple[str, str]], time_ms: int, measures: Any) -> int:
-    """A deterministic 48-bit version (>= 1) of the record's content."""
-    canonical = json.dumps([dimensions, time_ms, measures], separators=(",", ":"))
-    digest = hashlib.blake2b(canonical.encode("utf-8"), digest_size=8).digest()
-    return (int.from_bytes(digest, "big") >> (64 - VERSION_BITS)) + 1
-
-
 def record_size(record: Mapping[str, Any]) -> int:
     """Bytes of the record's names and values (what Timestream meters and limits)."""
     size = 8 + len(record["MeasureName"].encode("utf-8"))
@@ -128,6 +132,8 @@ class Pending:
     table: str
     record: dict[str, Any]
     sample: DeviceSample
+    key: RecordKey
+    complete: bool  # carries every measure of its sensor type: replacing loses nothing
 
 
 class TimestreamTelemetryWriter:
@@ -147,6 +153,7 @@ class TimestreamTelemetryWriter:
         max_attempts: int = 6,
         base_delay_s: float = 0.05,
         sleep: Callable[[float], None] = time.sleep,
+        known_records: int = DEFAULT_KNOWN_RECORDS,
     ) -> None:
         if memory_store_hours < 1:
             raise ValueError("memory_store_hours must be at least 1")
@@ -161,6 +168,7 @@ class TimestreamTelemetryWriter:
         self.max_attempts = max_attempts
         self.base_delay_s = base_delay_s
         self.sleep = sleep
+        self.known = KnownRecords(known_records)
 
     def table_for(self, sensor_type: str) -> str:
         if isinstance(self.tables, str):
@@ -183,9 +191,7 @@ class TimestreamTelemetryWriter:
         letters: list[DeadLetter] = []
         for sample in merged:
             try:
-                pending.append(
-                    Pending(self.table_for(sample.sensor_type), *self._record(sample, now))
-                )
+                pending.append(self._record(sample, now))
             except TimestreamLimit as error:
                 letters.append(self._letter(sample, error.code, error.reason, now))
         by_table: dict[str, list[Pending]] = {}
@@ -224,7 +230,7 @@ class TimestreamTelemetryWriter:
             )
         return list(merged.values())
 
-    def _record(self, sample: DeviceSample, now: float) -> tuple[dict[str, Any], DeviceSample]:
+    def _record(self, sample: DeviceSample, now: float) -> Pending:
         time_ms = round(sample.timestamp * 1000)
         self._check_time(time_ms / 1000, now)
         dimensions = [
@@ -248,6 +254,9 @@ class TimestreamTelemetryWriter:
             if spec is None:  # pragma: no cover - checked in _merge
                 raise ValueError(f"unknown measure {name!r}")
             measures.append((name, *encode_value(spec, sample.values[name])))
+        table = self.table_for(sample.sensor_type)
+        key: RecordKey = (table, tuple(dimensions), sample.sensor_type, time_ms)
+        version, measures = merged(self.known.get(key), measures)
         record: dict[str, Any] = {
             "Dimensions": [{"Name": n, "Value": v} for n, v in dimensions],
             "MeasureName": sample.sensor_type,
@@ -255,12 +264,13 @@ class TimestreamTelemetryWriter:
             "MeasureValues": [{"Name": n, "Type": t, "Value": v} for n, t, v in measures],
             "Time": str(time_ms),
             "TimeUnit": "MILLISECONDS",
-            "Version": record_version(dimensions, time_ms, measures),
+            "Version": version,
         }
         size = record_size(record)
         if size > MAX_RECORD_BYTES:
             raise TimestreamLimit("timestream-record-too-large", f"record is {size} B > 2 KB")
-        return record, sample
+        complete = set(sample.values) >= set(sensor_type.measure_names())
+        return Pending(table, record, sample, key, complete)
 
     def _check_time(self, ts: float, now: float) -> None:
         if ts > now + MAX_FUTURE_S:
@@ -281,21 +291,36 @@ class TimestreamTelemetryWriter:
     def _write_chunk(self, table: str, chunk: list[Pending], now: float) -> list[DeadLetter]:
         letters: list[DeadLetter] = []
         for _round in range(3):  # the chunk, then at most two rounds of version resends
-            rejected = self._call(table, [item.record for item in chunk])
-            resend: list[Pending] = []
-            for rejection in rejected:
+            rejections: dict[int, dict[str, Any]] = {}
+            for rejection in self._call(table, [item.record for item in chunk]):
                 index = rejection.get("RecordIndex")
-                if not isinstance(index, int) or not 0 <= index < len(chunk):
+                if isinstance(index, int) and 0 <= index < len(chunk):
+                    rejections[index] = rejection
+                else:
                     log.error("Timestream rejected an unknown record index %r", index)
+            resend: list[Pending] = []
+            for index, item in enumerate(chunk):
+                answer = rejections.get(index)
+                if answer is None:  # accepted: Timestream now holds this record
+                    known = KnownRecord(item.record["Version"], measures_of(item.record))
+                    self.known.put(item.key, known)
                     continue
-                item = chunk[index]
-                existing = rejection.get("ExistingVersion")
-                if isinstance(existing, int) and existing >= item.record["Version"]:
+                existing = answer.get("ExistingVersion")
+                if not isinstance(existing, int) or existing < item.record["Version"]:
+                    reason = str(answer.get("Reason") or "rejected by Timestream")
+                    letters.append(self._letter(item.sample, "timestream-rejected", reason, now))
+                    continue
+                self.known.forget(item.key)  # someone else wrote it: we no longer know it
+                if item.complete:
                     record = {**item.record, "Version": existing + 1}
                     resend.append(attrs.evolve(item, record=record))
                     continue
-                reason = str(rejection.get("Reason") or "rejected by Timestream")
-                letters.append(self._letter(item.sample, "timestream-rejected", reason, now))
+                reason = (
+                    f"Timestream holds another record for this point (version {existing}) "
+                    "that this writer has not seen; an upsert replaces the whole record, so "
+                    "this partial sample would erase the measures it does not carry"
+                )
+                letters.append(self._letter(item.sample, "timestream-conflict", reason, now))
             if not resend:
                 return letters
             chunk = resend
