@@ -285,6 +285,7 @@ class Publisher(threading.Thread):
         self.device_ids: dict[int, str] = {}
         self.in_flight: dict[tuple[int, int], float] = {}  # (device index, mid) -> published
         self.ack_latencies: list[float] = []
+        self.ack_times: list[float] = []  # when each acknowledged message was published
         self.published = self.failed = self.connected = 0
         self.last_publish = 0.0
         self.errors: list[str] = []
@@ -314,6 +315,7 @@ class Publisher(threading.Thread):
             started = self.in_flight.pop((device, mid), None)
             if started is not None:
                 self.ack_latencies.append(time.monotonic() - started)
+                self.ack_times.append(started - self.t0)
 
         client.on_connect = on_connect
         client.on_publish = on_publish
@@ -535,6 +537,7 @@ class Figures:
     failed: int = 0
     span: float = 0.0
     acks: list[float] = field(default_factory=list)
+    ack_times: list[float] = field(default_factory=list)
     probes: list[float] = field(default_factory=list)
     probe_note: str = ""
     metrics: str = ""
@@ -644,6 +647,7 @@ def drive(
     figures.published = sum(p.published for p in publishers)
     figures.failed = sum(p.failed for p in publishers)
     figures.acks = [x for p in publishers for x in p.ack_latencies]
+    figures.ack_times = [x for p in publishers for x in p.ack_times]
     figures.probes = prober.latencies
     figures.probe_note = (
         f"timeouts {prober.timeouts}, 429s {prober.throttled}, polls {prober.polls:,}"
@@ -651,6 +655,20 @@ def drive(
     figures.metrics = hub_metrics(base)
     figures.counts = asyncio.run(
         stored_counts(base, tokens, [d for d, _, _ in fleet], epoch_start - 5, time.time() + 1)
+    )
+
+
+def by_window(times: list[float], latencies: list[float], span: float, parts: int = 6) -> str:
+    """p99 of the latencies of messages published in each of ``parts`` equal windows, so a
+    start-up transient shows apart from the steady state."""
+    width = span / parts
+    windows: list[list[float]] = [[] for _ in range(parts)]
+    for at, latency in zip(times, latencies, strict=True):
+        windows[min(parts - 1, max(0, int(at / width)))].append(latency)
+    return ", ".join(
+        f"{n * width:.0f}-{(n + 1) * width:.0f} s p99 {percentile(w, 0.99) * 1000:.0f} ms"
+        for n, w in enumerate(windows)
+        if w
     )
 
 
@@ -667,6 +685,7 @@ def report(args: argparse.Namespace, f: Figures) -> None:
         f"publish failures {f.failed}"
     )
     print(f"acknowledged (PUBACK) {len(f.acks):,}; publish -> PUBACK (durable): {ms(f.acks)}")
+    print(f"  by publish time: {by_window(f.ack_times, f.acks, f.span)}")
     print(
         f"publish -> queryable (GET /latest, every {args.sample_every}th message, polled "
         f"every {args.poll_ms:g} ms): {ms(f.probes)}; {f.probe_note}"

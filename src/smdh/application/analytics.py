@@ -51,6 +51,7 @@ from smdh.domain.telemetry import DeviceSample
 
 Group = Literal["hour", "day", "shift", "month", "total"]
 _PAGE = 50_000
+_AIR = ("pm25_ugm3", "pm10_ugm3", "co2_ppm", "voc_ppb")
 
 
 @attrs.frozen
@@ -315,15 +316,10 @@ class Analytics:
         for site, sensors in self._targets(tenant_id, "air_quality", site_id, device_id):
             tz = site.details.timezone
             for sensor in sensors:
-                hourly = {
-                    m: [
-                        aq.HourlyAverage(b.start, b.average, b.count)
-                        for b in self._rollups.buckets(
-                            sensor.tenant_id, sensor.device_id, m, start - lookback, end, 3600
-                        )
-                    ]
-                    for m in ("pm25_ugm3", "pm10_ugm3", "co2_ppm", "voc_ppb")
-                }
+                means = self._rollups.means(
+                    sensor.tenant_id, sensor.device_id, _AIR, start - lookback, end, 3600
+                )
+                hourly = {m: aq.HourlySeries(c.starts, c.means, c.counts) for m, c in means.items()}
                 rows += air_rows(
                     sensor, site, hourly, self.periods(site, start, end, group), group, tz
                 )

@@ -114,17 +114,10 @@ def clip(
     return out
 
 
-def _slice(hours: list[aq.HourlyAverage], start: float, end: float) -> list[aq.HourlyAverage]:
-    """The hours (sorted by start) starting in ``[start, end)``."""
-    lo = bisect.bisect_left(hours, start, key=lambda h: h.hour_start)
-    hi = bisect.bisect_left(hours, end, key=lambda h: h.hour_start)
-    return hours[lo:hi]
-
-
 def air_rows(
     sensor: DeviceEntry,
     site: SiteEntry,
-    hourly: dict[str, list[aq.HourlyAverage]],
+    hourly: dict[str, aq.HourlySeries],
     periods: list[Period],
     group: str,
     tz: str,
@@ -137,15 +130,15 @@ def air_rows(
     daily = {m: {d.day.isoformat(): d for d in aq.daily_aqi(hourly[m], tz, p)}
              for m, p in pollutants}  # fmt: skip
     for period in periods:
-        inside = {m: _slice(hs, period.start, period.end) for m, hs in hourly.items()}
+        spans = {m: hs.span(period.start, period.end) for m, hs in hourly.items()}
 
-        def mean(m: str, inside: dict[str, list[aq.HourlyAverage]] = inside) -> float | None:
-            hs = inside[m]
-            return sum(h.mean for h in hs) / len(hs) if hs else None
+        def mean(m: str, spans: dict[str, tuple[int, int]] = spans) -> float | None:
+            lo, hi = spans[m]
+            return sum(hourly[m].means[lo:hi]) / (hi - lo) if hi > lo else None
 
         if group == "hour":
-            values = [aq.nowcast_at(hourly["pm25_ugm3"], period.start, "pm25"),
-                      aq.nowcast_at(hourly["pm10_ugm3"], period.start, "pm10")]  # fmt: skip
+            values = [aq.nowcast_in(hourly["pm25_ugm3"], period.start, "pm25"),
+                      aq.nowcast_in(hourly["pm10_ugm3"], period.start, "pm10")]  # fmt: skip
         else:
             days = [daily[m].get(period.label) for m in ("pm25_ugm3", "pm10_ugm3")]
             values = [d.value if d is not None else None for d in days]
@@ -153,7 +146,9 @@ def air_rows(
         best = max(present, key=lambda v: v.aqi or 0, default=None)
         co2, voc = mean("co2_ppm"), mean("voc_ppb")
         indoor = aq.indoor_index(co2, None if voc is None else aq.tvoc_ppb_to_ugm3(voc))
-        hours = len(inside["pm25_ugm3"]) or len(inside["co2_ppm"])
+        hours = (spans["pm25_ugm3"][1] - spans["pm25_ugm3"][0]) or (
+            spans["co2_ppm"][1] - spans["co2_ppm"][0]
+        )
         rows.append(
             AirRow(
                 sensor.device_id,

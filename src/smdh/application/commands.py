@@ -81,6 +81,11 @@ class ReactivateTenant(TenantCommand):
 
 
 @attrs.frozen(kw_only=True)
+class RequestTenantErasure(TenantCommand):
+    """The first step of a GDPR erasure (``smdh.application.erasure`` does the rest)."""
+
+
+@attrs.frozen(kw_only=True)
 class InviteUser(TenantCommand):
     user_id: UserId = attrs.field(converter=UserId)
     email: str

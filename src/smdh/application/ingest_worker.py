@@ -85,7 +85,7 @@ class IngestWorker:
         pipeline: IngestPipeline,
         *,
         max_batch: int = 5000,
-        max_delay_s: float = 0.02,
+        max_delay_s: float = 0.005,
         max_pending: int = 50_000,
         on_batch: BatchObserver | None = None,
     ) -> None:

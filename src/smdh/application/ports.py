@@ -284,6 +284,22 @@ class StateBucket:
     seconds: dict[str, float]
 
 
+@attrs.define(slots=True)
+class BucketMeans:
+    """One measure's buckets, oldest first, as columns: start, average, sample count. Lists
+    of numbers, which the garbage collector does not track: a month of hours is three lists,
+    not thousands of objects kept alive through a query (and its collector pauses)."""
+
+    starts: list[float] = attrs.field(factory=list)
+    means: list[float] = attrs.field(factory=list)
+    counts: list[int] = attrs.field(factory=list)
+
+    def add(self, start: float, mean: float, count: int) -> None:
+        self.starts.append(start)
+        self.means.append(mean)
+        self.counts.append(count)
+
+
 class RollupStore(Protocol):
     """1-minute, 1-hour and 1-day rollups per (device, measure), kept current from stored
     batches (``on_stored`` is the ingest pipeline's after-store hook). Answers equal the same
@@ -303,6 +319,20 @@ class RollupStore(Protocol):
     def state_buckets(
         self, tenant_id: str, device_id: str, measure: str, start: float, end: float, width: int
     ) -> list[StateBucket]: ...
+
+    def means(
+        self,
+        tenant_id: str,
+        device_id: str,
+        measures: Sequence[str],
+        start: float,
+        end: float,
+        width: int,
+    ) -> dict[str, BucketMeans]:
+        """Per measure, the start, average and count of each of its ``buckets`` (empty
+        columns for a measure without data): the same numbers, several measures in one read
+        and without the other statistics, for long ranges read often (air quality)."""
+        ...
 
 
 @attrs.frozen(slots=True)

@@ -149,6 +149,16 @@ class DeviceRegistry(Projection):
     def __iter__(self) -> Iterator[DeviceEntry]:
         return iter(list(self._devices.values()))
 
+    def forget(self, tenant_id: str, device_id: str) -> DeviceEntry | None:
+        """Drop an erased device (its events are removed from the store, not superseded);
+        returns the entry, which ``restore`` puts back should the erasure fail."""
+        with self._lock:
+            return self._devices.pop((tenant_id, device_id), None)
+
+    def restore(self, entry: DeviceEntry) -> None:
+        with self._lock:
+            self._devices.setdefault((entry.tenant_id, entry.device_id), entry)
+
     def apply(self, event: DomainEvent) -> None:
         if isinstance(event, d.DeviceRegistered):
             self._devices[(event.tenant_id, event.device_id)] = DeviceEntry(

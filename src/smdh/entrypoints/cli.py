@@ -27,6 +27,7 @@ from smdh.domain.shared.errors import DomainError
 from smdh.domain.shared.ids import DeviceId, SiteId, TenantId, UserId
 from smdh.domain.tenancy.roles import Role
 from smdh.entrypoints.container import Container, build_container
+from smdh.entrypoints.erase_command import add_erase_parser
 from smdh.entrypoints.export_command import add_export_parser
 from smdh.entrypoints.simulator.command import add_simulate_parser
 
@@ -205,6 +206,7 @@ def serve(args: argparse.Namespace, container: Container) -> Any:
             http=parse_host_port(args.http, 8080),
             mqtt_listen=parse_host_port(args.mqtt_listen, 1883),
             mqtt_url=args.mqtt,
+            tune_gc=True,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -245,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(action=serve)
     add_simulate_parser(sub)
     add_export_parser(sub)
+    add_erase_parser(sub)
 
     groups: Groups = {}
     for name, text in (

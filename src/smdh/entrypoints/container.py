@@ -33,7 +33,18 @@ from smdh.adapters.embedded.rollups import SqliteRollupStore
 from smdh.adapters.embedded.sqlite_credentials import SqliteCredentialStore
 from smdh.adapters.embedded.sqlite_delivery_log import SqliteDeliveryLog
 from smdh.adapters.embedded.sqlite_event_store import SqliteEventStore
-from smdh.adapters.embedded.telemetry_lifecycle import SqliteTelemetryLifecycle
+from smdh.adapters.embedded.telemetry_lifecycle import (
+    ALERT_STATE_DEVICE,
+    ALERT_STATE_TENANT,
+    CREDENTIAL_TENANT,
+    DEAD_LETTER_DEVICE,
+    DEAD_LETTER_TENANT,
+    DELIVERY_TENANT,
+    EVENT_DEVICE,
+    EVENT_TENANT,
+    SqlitePurger,
+    SqliteTelemetryLifecycle,
+)
 from smdh.adapters.embedded.telemetry_store import SqliteTelemetryStore
 from smdh.adapters.identity.local_tokens import LocalTokenAuthority
 from smdh.adapters.identity.passwords import ScryptHasher, Sha256SecretHasher
@@ -49,12 +60,14 @@ from smdh.adapters.memory.telemetry_store import InMemoryTelemetryStore
 from smdh.adapters.serialization import EventSerializer
 from smdh.adapters.system import RandomIds, SystemClock
 from smdh.application.alerting import AlertingService
+from smdh.application.erasure import ErasureService, EvaluationStatePurger
 from smdh.application.identity import DeviceAuthenticator, IdentityService
 from smdh.application.ingest import IngestPipeline
 from smdh.application.ingest_worker import IngestTotals, IngestWorker, observe_batches
-from smdh.application.lifecycle import RetentionJob
+from smdh.application.lifecycle import Eraser, RetentionJob
 from smdh.application.live import LiveFeed
 from smdh.application.notifications import ChannelLookup, NotificationDispatcher
+from smdh.application.ports import TenantDataPurger
 from smdh.application.queries import Queries
 from smdh.application.quotas import RateLimiter
 from smdh.application.system import Application
@@ -80,6 +93,20 @@ def _hook_rollups(pipeline: IngestPipeline, rollups: Any) -> Any:
     """Rollups follow every stored batch; returns the rollup store."""
     pipeline.add_after_store_hook(rollups.on_stored)
     return rollups
+
+
+def erasure_purgers(data_dir: str, alerting: AlertingService) -> list[TenantDataPurger]:
+    """The embedded files whose stores have no erase method of their own, and the alert
+    evaluator's memory (first, so it cannot save what the file purge removed)."""
+    path = Path(data_dir)
+    return [
+        EvaluationStatePurger(alerting.state),
+        SqlitePurger(path / "alert_state.sqlite3", ALERT_STATE_TENANT, ALERT_STATE_DEVICE),
+        SqlitePurger(path / "events.sqlite3", EVENT_TENANT, EVENT_DEVICE),
+        SqlitePurger(path / "dead_letters.sqlite3", DEAD_LETTER_TENANT, DEAD_LETTER_DEVICE),
+        SqlitePurger(path / "credentials.sqlite3", CREDENTIAL_TENANT),
+        SqlitePurger(path / "deliveries.sqlite3", DELIVERY_TENANT),
+    ]
 
 
 class Container(containers.DeclarativeContainer):
@@ -268,7 +295,10 @@ class Container(containers.DeclarativeContainer):
         config.profile,
         aws=providers.Singleton(InMemoryRollupStore, telemetry=telemetry_store, registry=sensors),
         local=providers.Singleton(
-            SqliteRollupStore, path=telemetry_store.provided.path, registry=sensors
+            SqliteRollupStore,
+            path=telemetry_store.provided.path,
+            registry=sensors,
+            background=True,
         ),
         memory=providers.Singleton(
             InMemoryRollupStore, telemetry=telemetry_store, registry=sensors
@@ -280,16 +310,34 @@ class Container(containers.DeclarativeContainer):
     archive_store = providers.Singleton(
         LocalArchiveStore, providers.Callable(_in_data_dir, config.data_dir, "archive")
     )
+    telemetry_lifecycle = providers.Singleton(
+        SqliteTelemetryLifecycle, store=telemetry_store, rollups=rollup_store
+    )
     retention_job = providers.Singleton(
         RetentionJob,
         directory=application.provided.directory,
         telemetry=telemetry_store,
-        lifecycle=providers.Singleton(
-            SqliteTelemetryLifecycle, store=telemetry_store, rollups=rollup_store
-        ),
+        lifecycle=telemetry_lifecycle,
         archive=archive_store,
         sensors=sensors,
         clock=clock,
+    )
+    # GDPR erasure: the embedded files (local profile); the other profiles have none yet.
+    eraser = providers.Singleton(
+        Eraser,
+        directory=application.provided.directory,
+        devices=application.provided.devices,
+        lifecycle=telemetry_lifecycle,
+        archive=archive_store,
+        credentials=credentials,
+        purgers=providers.Callable(erasure_purgers, config.data_dir, alerting_service),
+        clock=clock,
+    )
+    erasure_service: Any = providers.Selector(
+        config.profile,
+        local=providers.Singleton(ErasureService, application=application, eraser=eraser),
+        memory=providers.Object(None),
+        aws=providers.Object(None),
     )
 
 

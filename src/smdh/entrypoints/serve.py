@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 import attrs
 from aiohttp import web
 
+from smdh.entrypoints import gc_tuning
 from smdh.entrypoints.container import Container
 from smdh.entrypoints.http.app import create_app
 from smdh.entrypoints.mqtt_ingress import MqttIngress
@@ -43,6 +44,9 @@ class HubOptions:
     http: tuple[str, int] = ("127.0.0.1", 8080)
     mqtt_listen: tuple[str, int] = ("127.0.0.1", 1883)
     mqtt_url: str | None = None  # an external broker instead of the embedded one
+    # process-wide garbage-collector settings (see gc_tuning): for the ``smdh serve``
+    # process, not for a hub embedded in another program such as a test session
+    tune_gc: bool = False
 
 
 @attrs.frozen
@@ -104,6 +108,7 @@ async def run_hub(
     mqtt = MqttIngress(container, listen=options.mqtt_listen, external_url=options.mqtt_url)
     refresher: asyncio.Task[None] | None = None
     retention: asyncio.Task[None] | None = None
+    freezer: asyncio.Task[None] | None = None
     stop = stop or _stop_event()
     try:
         site = web.TCPSite(runner, *options.http)
@@ -115,6 +120,9 @@ async def run_hub(
             if container.config.profile() == "local"
             else None
         )
+        if options.tune_gc:
+            gc_tuning.tune_for_server()
+            freezer = asyncio.create_task(gc_tuning.keep_frozen())
         endpoints = HubEndpoints(f"http://{options.http[0]}:{options.http[1]}", mqtt.url)
         if on_started is not None:
             maybe = on_started(endpoints)
@@ -125,7 +133,7 @@ async def run_hub(
         log.info("shutting down: flushing what the sources accepted")
         if on_stopping is not None:
             await on_stopping()
-        for task in (refresher, retention):
+        for task in (refresher, retention, freezer):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -137,6 +145,7 @@ async def run_hub(
 
 def _close_stores(container: Container) -> None:
     for provider in (
+        container.rollup_store,  # flushes its marks into the telemetry file first
         container.event_store,
         container.telemetry_store,
         container.dead_letters,

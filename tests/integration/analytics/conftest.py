@@ -11,12 +11,6 @@ import pytest
 from smdh.adapters.embedded.archive import LocalArchiveStore
 from smdh.adapters.embedded.rollups import SqliteRollupStore
 from smdh.adapters.embedded.telemetry_lifecycle import (
-    CREDENTIAL_TENANT,
-    DEAD_LETTER_DEVICE,
-    DEAD_LETTER_TENANT,
-    EVENT_DEVICE,
-    EVENT_TENANT,
-    SqlitePurger,
     SqliteTelemetryLifecycle,
 )
 from smdh.application import commands as c
@@ -24,7 +18,7 @@ from smdh.application.lifecycle import Eraser, RetentionJob
 from smdh.application.principals import Principal
 from smdh.domain.shared.ids import DeviceId, SiteId, TenantId, UserId
 from smdh.domain.tenancy.roles import Role
-from smdh.entrypoints.container import Container, build_container
+from smdh.entrypoints.container import Container, build_container, erasure_purgers
 
 ROOT = Principal.operator("root")
 
@@ -47,13 +41,8 @@ class DataDir:
 
     def eraser(self) -> Eraser:
         app = self.container.application()
-        purgers = [
-            SqlitePurger(self.path / "events.sqlite3", EVENT_TENANT, EVENT_DEVICE),
-            SqlitePurger(
-                self.path / "dead_letters.sqlite3", DEAD_LETTER_TENANT, DEAD_LETTER_DEVICE
-            ),
-            SqlitePurger(self.path / "credentials.sqlite3", CREDENTIAL_TENANT),
-        ]
+        # the hub's own list: every SQLite file, and the alert evaluator's memory
+        purgers = erasure_purgers(str(self.path), self.container.alerting_service())
         return Eraser(
             directory=app.directory, devices=app.devices, lifecycle=self.lifecycle,
             archive=self.archive, credentials=self.container.credentials(), purgers=purgers,

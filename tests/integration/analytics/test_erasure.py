@@ -48,6 +48,7 @@ def _fill(data_dir: DataDir, tenant: str, device: str, value: float) -> None:
     ]  # fmt: skip
     telemetry.write(samples)
     data_dir.rollups.on_stored(samples)
+    data_dir.container.alerting_service().on_batch(samples)  # alert_state.sqlite3 keys
     data_dir.rollups.flush()
     data_dir.container.dead_letters().add(
         [

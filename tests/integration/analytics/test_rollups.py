@@ -78,11 +78,34 @@ def assert_same(rollups: SqliteRollupStore, reference: InMemoryRollupStore) -> N
                     assert (g.minimum, g.maximum) == (w.minimum, w.maximum)
                     assert g.total == pytest.approx(w.total, rel=1e-12)
                     assert g.increase == pytest.approx(w.increase, rel=1e-12)
+            _assert_same_means(rollups, reference, start, end, width)
             got_s = rollups.state_buckets("acme", "m1", "state", start, end, width)
             want_s = reference.state_buckets("acme", "m1", "state", start, end, width)
             assert [(b.start, b.counts) for b in got_s] == [(b.start, b.counts) for b in want_s]
             for g, w in zip(got_s, want_s, strict=True):
                 assert g.seconds == pytest.approx(w.seconds)
+
+
+def _assert_same_means(
+    rollups: SqliteRollupStore,
+    reference: InMemoryRollupStore,
+    start: float,
+    end: float,
+    width: int,
+) -> None:
+    """``means`` (one read of several measures) gives each bucket's start, average, count."""
+    measures = ("power_watts", "cycle_count", "temperature_c")
+    got = rollups.means("acme", "m1", measures, start, end, width)
+    want = reference.means("acme", "m1", measures, start, end, width)
+    assert set(got) == set(want) == set(measures)
+    assert got["temperature_c"].starts == want["temperature_c"].starts == []  # no data
+    for measure in measures[:2]:
+        buckets = rollups.buckets("acme", "m1", measure, start, end, width)
+        g, w = got[measure], want[measure]
+        assert g.starts == w.starts == [b.start for b in buckets]
+        assert g.counts == w.counts == [b.count for b in buckets]
+        assert g.means == [b.average for b in buckets]
+        assert g.means == pytest.approx(w.means, rel=1e-12)
 
 
 def test_incremental_rollups_equal_the_raw_recomputation(

@@ -34,6 +34,7 @@ MAX_EXAMPLES = 25
 # The live stream never ends (server-sent events), so it cannot be fuzzed request by request;
 # tests/integration/http/test_stream.py covers it.
 UNFUZZABLE = {"streamLive"}
+AIOHTTP_MAX_LINE = 8190  # aiohttp's default request-line limit
 
 
 def test_document_is_valid_openapi_3_1(client: Client) -> None:
@@ -139,7 +140,12 @@ def test_live_api_honours_its_contract(
     )
     def run(case: Any) -> None:
         response = case.call(base_url=contract_server["url"], headers=headers)
-        assert response.status_code < 500, response.text
+        target = response.request.path_url
+        if response.status_code == 400 and len(target.encode()) > AIOHTTP_MAX_LINE:
+            return  # aiohttp refuses the request line (text/plain) before the app sees it
+        # 501 is an answer where the route documents it (erasure outside the local profile)
+        unavailable = response.status_code == 501 and 501 in route.extra_statuses
+        assert response.status_code < 500 or unavailable, response.text
         case.validate_response(response, checks=CHECKS)
 
     run()

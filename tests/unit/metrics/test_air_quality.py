@@ -9,6 +9,7 @@ import pytest
 
 from smdh.domain.metrics.air_quality import (
     HourlyAverage,
+    HourlySeries,
     co2_band,
     daily_aqi,
     hourly_averages,
@@ -16,6 +17,7 @@ from smdh.domain.metrics.air_quality import (
     nowcast,
     nowcast_aqi,
     nowcast_at,
+    nowcast_in,
     tvoc_level,
     tvoc_ppb_to_ugm3,
 )
@@ -91,6 +93,26 @@ def test_daily_aqi_over_the_local_day_with_completeness() -> None:
     assert days[0].value is not None and days[0].value.aqi == 50
     assert days[0].value.category == "Good"
     assert days[1].value is None  # 17 of 24 hours is under 75 %
+
+
+def test_a_series_of_columns_gives_the_same_nowcast_and_daily_aqi() -> None:
+    """``HourlySeries`` (how analytics reads a month of rollups) agrees with the lists."""
+    midnight = datetime(2024, 3, 9, tzinfo=ZoneInfo("America/Chicago")).timestamp()
+    hours = [
+        HourlyAverage(midnight + 3600 * k, 5.0 + (k * 7919 % 23), 60)
+        for k in range(72)
+        if k % 13 != 5  # a few gaps, and the DST change of 2024-03-10 inside
+    ]
+    series = HourlySeries(
+        [h.hour_start for h in hours], [h.mean for h in hours], [h.count for h in hours]
+    )
+    assert daily_aqi(series, "America/Chicago", "pm25") == daily_aqi(
+        hours, "America/Chicago", "pm25"
+    )
+    for k in range(-2, 75):
+        at = midnight + 3600 * k
+        assert nowcast_in(series, at, "pm10") == nowcast_at(hours, at, "pm10")
+    assert series.span(midnight + 3600, midnight + 4 * 3600) == (1, 4)
 
 
 @pytest.mark.parametrize(

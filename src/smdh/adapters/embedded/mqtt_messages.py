@@ -81,17 +81,28 @@ class MicroBatcher:
 
     Producers wait in ``put`` while ``capacity`` messages are held (queued or inside the
     handler), which is how a slow store slows the sources. The runner hands over whatever
-    is queued when the handler becomes free, up to ``max_batch``: batches grow under load
-    and stay at one message when idle, so batching adds no waiting time. Each message's
-    ``settle`` callback learns the outcome of its batch (None = durable).
+    is queued as soon as one of ``max_in_flight`` handler calls is free, up to
+    ``max_batch``: batches grow under load and stay at one message when idle, so batching
+    adds no waiting time. Several calls in flight let the next messages reach the ingest
+    worker while a batch commits (the worker merges them into its next write), instead of
+    queueing here behind it. Each message's ``settle`` callback learns the outcome of its
+    batch (None = durable).
     """
 
-    def __init__(self, handler: BatchHandler, *, capacity: int = 2000, max_batch: int = 500):
-        if capacity < 1 or max_batch < 1:
-            raise ValueError("capacity and max_batch must be positive")
+    def __init__(
+        self,
+        handler: BatchHandler,
+        *,
+        capacity: int = 2000,
+        max_batch: int = 500,
+        max_in_flight: int = 4,
+    ):
+        if capacity < 1 or max_batch < 1 or max_in_flight < 1:
+            raise ValueError("capacity, max_batch and max_in_flight must be positive")
         self._handler = handler
         self._capacity = capacity
         self._max_batch = max_batch
+        self._max_in_flight = max_in_flight
         self._queue: collections.deque[tuple[MqttMessage, Settle]] = collections.deque()
         # producers waiting for room, first come first served: a finished batch wakes only
         # as many as it freed room for, each with its slot already reserved in ``held``
@@ -127,27 +138,49 @@ class MicroBatcher:
         self._ready.set()
 
     async def run(self) -> None:
-        """Flush batches until cancelled."""
-        while True:
-            await self._ready.wait()
-            self._ready.clear()
-            while self._queue:
-                batch = [
-                    self._queue.popleft() for _ in range(min(self._max_batch, len(self._queue)))
-                ]
-                outcome: BaseException | None = None
-                try:
-                    await self._handler([message for message, _ in batch])
-                except Exception as exc:  # any failure means "not durable"
-                    log.warning("MQTT batch of %d not stored: %r", len(batch), exc)
-                    outcome = exc
-                for _, settle in batch:
-                    try:
-                        settle(outcome)
-                    except Exception:  # a broken callback must not stop ingestion
-                        log.exception("settling an MQTT message failed")
-                self.held -= len(batch)
-                self._wake()
+        """Flush batches until cancelled (then the batches in flight are cancelled too)."""
+        slots = asyncio.Semaphore(self._max_in_flight)
+        flushes: set[asyncio.Task[None]] = set()
+
+        def done(task: asyncio.Task[None]) -> None:
+            flushes.discard(task)
+            slots.release()
+
+        try:
+            while True:
+                await self._ready.wait()
+                self._ready.clear()
+                while self._queue:
+                    await slots.acquire()
+                    # taken only now: what arrived while every slot was busy goes along
+                    batch = [
+                        self._queue.popleft() for _ in range(min(self._max_batch, len(self._queue)))
+                    ]
+                    if not batch:  # a concurrent flush cannot take it, but stay safe
+                        slots.release()
+                        break
+                    task = asyncio.create_task(self._flush(batch))
+                    flushes.add(task)
+                    task.add_done_callback(done)
+        finally:
+            for task in list(flushes):
+                task.cancel()
+            await asyncio.gather(*flushes, return_exceptions=True)
+
+    async def _flush(self, batch: list[tuple[MqttMessage, Settle]]) -> None:
+        outcome: BaseException | None = None
+        try:
+            await self._handler([message for message, _ in batch])
+        except Exception as exc:  # any failure means "not durable"
+            log.warning("MQTT batch of %d not stored: %r", len(batch), exc)
+            outcome = exc
+        for _, settle in batch:
+            try:
+                settle(outcome)
+            except Exception:  # a broken callback must not stop ingestion
+                log.exception("settling an MQTT message failed")
+        self.held -= len(batch)
+        self._wake()
 
     def _wake(self) -> None:
         """Reserve the free room for the longest-waiting producers and wake only those."""

@@ -4,11 +4,12 @@ numeric measure and per value of each enum measure; identifiers from the registr
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from smdh.adapters.embedded.telemetry_tables import identifier
-from smdh.application.ports import RollupBucket, StateBucket
+from smdh.application.ports import BucketMeans, RollupBucket, StateBucket
 from smdh.domain.sensors.base import SensorType
 
 LABELS = {60: "1m", 3600: "1h", 86_400: "1d"}
@@ -70,6 +71,35 @@ class RollupTables:
             " WHERE series_id = ? AND bucket >= ? AND bucket < ?"
             f" AND {identifier(measure + '__n')} > 0 ORDER BY bucket"
         )
+
+    def select_means(self, width: int, measures: Sequence[str]) -> str:
+        """``bucket`` then ``n, sum`` of each measure (rows where any of them has data)."""
+        stats = ", ".join(identifier(f"{m}__{k}") for m in measures for k in ("n", "sum"))
+        some = " OR ".join(f"{identifier(m + '__n')} > 0" for m in measures)
+        return (
+            f"SELECT bucket, {stats} FROM {self.names[width]}"  # noqa: S608 - registry identifiers
+            f" WHERE series_id = ? AND bucket >= ? AND bucket < ? AND ({some}) ORDER BY bucket"
+        )
+
+    def read_means(
+        self,
+        conn: sqlite3.Connection,
+        width: int,
+        series_id: int,
+        whole: tuple[float, float],
+        out: dict[str, BucketMeans],
+    ) -> None:
+        """Append the whole buckets' averages of each measure of ``out`` (of this type)."""
+        mine = [(i, out[m]) for i, m in enumerate(m for m in out if m in self.numeric)]
+        if not mine:
+            return
+        names = [m for m in out if m in self.numeric]
+        for row in conn.execute(self.select_means(width, names), (series_id, *whole)):
+            start = float(row[0])
+            for i, columns in mine:
+                n = row[2 * i + 1]
+                if n:
+                    columns.add(start, row[2 * i + 2] / int(n), int(n))
 
     def select_states(self, width: int, measure: str) -> str:
         names = [f"{measure}__{c}__{k}" for c in self.enums[measure] for k in "ns"]

@@ -32,16 +32,25 @@ def compact(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
+RETENTION_CHUNK = 64  # series per retention transaction
+
+
 class SqliteTelemetryLifecycle:
     def __init__(self, store: SqliteTelemetryStore, rollups: SqliteRollupStore) -> None:
         self._store = store
         self._rollups = rollups
 
     @contextmanager
-    def _writing(self) -> Iterator[sqlite3.Connection]:
-        """The telemetry writer in a transaction with secure delete, rollups locked too."""
+    def _writing(self, before: float | None = None) -> Iterator[sqlite3.Connection]:
+        """The telemetry writer in a transaction with secure delete, rollups locked too.
+
+        Deleting what lies before ``before`` needs no rollup marks flushed but those whose
+        recomputation reads or writes before it (usually none: marks are recent); they are
+        flushed first without the writer's lock, so ``paused`` has little left to do while
+        ingest waits for the lock (a full flush takes seconds on a big fleet)."""
         store = self._store
-        with store._write_lock, self._rollups.paused():
+        self._rollups.flush(before)
+        with store._write_lock, self._rollups.paused(before):
             conn = store._writer
             if conn is None:
                 raise RuntimeError("the telemetry store is closed")
@@ -80,29 +89,39 @@ class SqliteTelemetryLifecycle:
 
     def delete_raw_before(self, tenant_id: str, before: float) -> int:
         deleted = 0
-        with self._writing() as conn:
-            for series_id, _, type_name, _ in self._series(conn, tenant_id):
-                raw = identifier(f"samples_{type_name}")
-                deleted += conn.execute(
-                    f"DELETE FROM {raw} WHERE series_id = ? AND ts < ?",  # noqa: S608
-                    (series_id, before),
-                ).rowcount
-                conn.execute(
-                    "DELETE FROM latest WHERE series_id = ? AND ts < ?", (series_id, before)
-                )
+        for chunk in self._chunks(tenant_id):
+            with self._writing(before) as conn:
+                for series_id, _, type_name, _ in chunk:
+                    raw = identifier(f"samples_{type_name}")
+                    deleted += conn.execute(
+                        f"DELETE FROM {raw} WHERE series_id = ? AND ts < ?",  # noqa: S608
+                        (series_id, before),
+                    ).rowcount
+                    conn.execute(
+                        "DELETE FROM latest WHERE series_id = ? AND ts < ?", (series_id, before)
+                    )
         return deleted
 
     def delete_rollups_before(self, tenant_id: str, before: float) -> int:
         deleted = 0
         tables = self._rollups.tables()
-        with self._writing() as conn:
-            for series_id, _, type_name, _ in self._series(conn, tenant_id):
-                for width, name in tables[type_name].names.items():
-                    deleted += conn.execute(
-                        f"DELETE FROM {name} WHERE series_id = ? AND bucket + ? <= ?",  # noqa: S608
-                        (series_id, width, before),
-                    ).rowcount
+        for chunk in self._chunks(tenant_id):
+            with self._writing(before) as conn:
+                for series_id, _, type_name, _ in chunk:
+                    for width, name in tables[type_name].names.items():
+                        deleted += conn.execute(
+                            f"DELETE FROM {name} WHERE series_id = ? AND bucket + ? <= ?",  # noqa: S608
+                            (series_id, width, before),
+                        ).rowcount
         return deleted
+
+    def _chunks(self, tenant_id: str) -> list[list[tuple[int, str, str, str]]]:
+        """The tenant's series in groups of ``RETENTION_CHUNK``: retention commits one group
+        at a time, so ingest (which needs the same writer) waits for one group at most,
+        never for a whole big tenant."""
+        with self._store._reading() as conn:
+            series = self._series(conn, tenant_id)
+        return [series[i : i + RETENTION_CHUNK] for i in range(0, len(series), RETENTION_CHUNK)]
 
     def erase(self, tenant_id: str, device_id: str | None = None) -> int:
         deleted = 0
@@ -126,6 +145,7 @@ class SqliteTelemetryLifecycle:
 
     def compact(self) -> None:
         store = self._store
+        self._rollups.flush()
         with store._write_lock, self._rollups.paused():
             conn = store._writer
             if conn is None:
@@ -190,3 +210,16 @@ DEAD_LETTER_TENANT = (
 )
 DEAD_LETTER_DEVICE = ("DELETE FROM dead_letters WHERE tenant_id = ?1 AND device_id = ?2",)
 CREDENTIAL_TENANT = ("DELETE FROM credentials WHERE tenant_id = ?1",)
+DELIVERY_TENANT = ("DELETE FROM deliveries WHERE tenant_id = ?1",)
+# alert_state.sqlite3 keys: "tenant|rule|device" (rule_state), "tenant|device" (last_seen);
+# '|' never occurs in an id, so a prefix and a suffix match exactly (no LIKE wildcards)
+_TENANT_KEY = "substr(key, 1, length(?1) + 1) = ?1 || '|'"
+_DEVICE_KEY = "substr(key, -length(?2) - 1) = '|' || ?2"
+ALERT_STATE_TENANT = (
+    f"DELETE FROM rule_state WHERE {_TENANT_KEY}",  # noqa: S608 - constant SQL, bound values
+    f"DELETE FROM last_seen WHERE {_TENANT_KEY}",  # noqa: S608 - constant SQL, bound values
+)
+ALERT_STATE_DEVICE = (
+    f"DELETE FROM rule_state WHERE {_TENANT_KEY} AND {_DEVICE_KEY}",  # noqa: S608 - constant
+    f"DELETE FROM last_seen WHERE {_TENANT_KEY} AND {_DEVICE_KEY}",  # noqa: S608 - constant
+)

@@ -35,6 +35,7 @@ from smdh.adapters.identity.local_tokens import (
     reason_for,
     utc_now,
 )
+from smdh.adapters.identity.token_cache import VerifiedTokenCache
 from smdh.application.principals import AuthenticationFailed, Principal
 from smdh.domain.shared.errors import ValidationError
 from smdh.domain.shared.ids import TenantId
@@ -101,6 +102,7 @@ class CognitoTokenVerifier:
         self._lock = threading.Lock()
         self._keys: dict[str, jwt.PyJWK] | None = None
         self._loaded_at = 0.0
+        self._verified = VerifiedTokenCache()
         if not callable(jwks):
             self._keys = _keys_from_jwks(jwks)  # a static JWKS: bad config fails at startup
 
@@ -110,10 +112,20 @@ class CognitoTokenVerifier:
 
     def verify(self, token: str) -> Principal:
         check_token_shape(token)
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._decode(token)
+            self._verified.put(token, claims)
+        check_time_claims(claims, checked_now(self._clock), self.leeway_seconds)
+        self._check_client(claims)
+        return self._principal_from_claims(claims)
+
+    def _decode(self, token: str) -> Mapping[str, Any]:
+        """The claims once the signature (by a key of the pool's JWKS) and issuer check out."""
         try:
             header = jwt.get_unverified_header(token)
             key = self._key_for(header.get("kid"))
-            claims = jwt.decode(
+            return jwt.decode(
                 token,
                 key.key,
                 algorithms=[ALGORITHM],  # pinned: never taken from the token header
@@ -129,9 +141,6 @@ class CognitoTokenVerifier:
             )
         except jwt.PyJWTError as error:
             raise AuthenticationFailed(reason_for(error)) from None
-        check_time_claims(claims, checked_now(self._clock), self.leeway_seconds)
-        self._check_client(claims)
-        return self._principal_from_claims(claims)
 
     def _key_for(self, kid: object) -> jwt.PyJWK:
         if not isinstance(kid, str):
@@ -155,6 +164,7 @@ class CognitoTokenVerifier:
         document = source() if callable(source) else source
         self._keys = _keys_from_jwks(document)
         self._loaded_at = time.monotonic()
+        self._verified.clear()  # a key the pool dropped no longer vouches for its tokens
         return self._keys
 
     def _check_client(self, claims: Mapping[str, Any]) -> None:

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from smdh.adapters.identity.token_cache import VerifiedTokenCache
 from smdh.application.ports import IssuedToken
 from smdh.application.principals import AuthenticationFailed, Principal, PrincipalKind
 from smdh.domain.shared.errors import ValidationError
@@ -76,6 +77,7 @@ class LocalTokenAuthority:
         self._key_pair: tuple[Ed25519PrivateKey, Ed25519PublicKey] | None = None
         self._key_id = ""
         self._lock = threading.Lock()
+        self._verified = VerifiedTokenCache()
 
     # --- the signing key ------------------------------------------------------------------
 
@@ -126,8 +128,17 @@ class LocalTokenAuthority:
 
     def verify(self, token: str) -> Principal:
         check_token_shape(token)
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._decode(token)
+            self._verified.put(token, claims)
+        check_time_claims(claims, checked_now(self._clock), self.leeway_seconds)
+        return _principal_from_claims(claims)
+
+    def _decode(self, token: str) -> Mapping[str, Any]:
+        """The claims once signature, algorithm, issuer and audience check out."""
         try:
-            claims = jwt.decode(
+            return jwt.decode(
                 token,
                 self._load_key_pair()[1],
                 algorithms=[ALGORITHM],  # pinned: never taken from the token header
@@ -136,7 +147,7 @@ class LocalTokenAuthority:
                 options={
                     "require": ["exp", "iat", "iss", "aud", "sub"],
                     "strict_aud": True,
-                    # times are checked below against our clock, not PyJWT's
+                    # times are checked in verify, on every use, against our clock
                     "verify_exp": False,
                     "verify_nbf": False,
                     "verify_iat": False,
@@ -144,8 +155,6 @@ class LocalTokenAuthority:
             )
         except jwt.PyJWTError as error:
             raise AuthenticationFailed(reason_for(error)) from None
-        check_time_claims(claims, checked_now(self._clock), self.leeway_seconds)
-        return _principal_from_claims(claims)
 
 
 def _principal_from_claims(claims: Mapping[str, Any]) -> Principal:

@@ -14,10 +14,16 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from smdh.application.ports import ROLLUP_WIDTHS, RollupBucket, StateBucket, TelemetryStore
+from smdh.application.ports import (
+    ROLLUP_WIDTHS,
+    BucketMeans,
+    RollupBucket,
+    StateBucket,
+    TelemetryStore,
+)
 from smdh.domain.sensors.base import SensorType
 from smdh.domain.sensors.registry import SensorRegistry
 from smdh.domain.telemetry import DeviceSample
@@ -182,6 +188,32 @@ def states_from_points(
     return result
 
 
+def means_of(
+    buckets: Callable[[str], list[RollupBucket]], measures: Sequence[str]
+) -> dict[str, BucketMeans]:
+    """``RollupStore.means`` from a store's ``buckets`` (one call per measure)."""
+    out: dict[str, BucketMeans] = {}
+    for m in measures:
+        found = buckets(m)
+        starts, counts = [b.start for b in found], [b.count for b in found]
+        out[m] = BucketMeans(starts, [b.average for b in found], counts)
+    return out
+
+
+def runs(minutes: list[int], gap: int = 3) -> Iterator[list[int]]:
+    """Sorted minutes cut into runs; a run spans small gaps (one read covers them)."""
+    run: list[int] = []
+    for minute in minutes:
+        if run and minute - run[-1] > gap:
+            yield run
+            run = []
+        if run and minute - run[-1] > 1:
+            run.extend(range(run[-1] + 1, minute))
+        run.append(minute)
+    if run:
+        yield run
+
+
 def enum_measure(sensor_type: SensorType | None, measure: str) -> bool:
     spec = None if sensor_type is None else sensor_type.measure(measure)
     return spec is not None and spec.kind == "enum"
@@ -241,3 +273,16 @@ class InMemoryRollupStore:
         after = self._telemetry.query_range(tenant_id, device_id, end, math.inf, [measure], 1)
         points.extend((s.timestamp, s.values[measure]) for s in after)
         return states_from_points(width, start, end, points, self.hold_s)
+
+    def means(
+        self,
+        tenant_id: str,
+        device_id: str,
+        measures: Sequence[str],
+        start: float,
+        end: float,
+        width: int,
+    ) -> dict[str, BucketMeans]:
+        return means_of(
+            lambda m: self.buckets(tenant_id, device_id, m, start, end, width), measures
+        )

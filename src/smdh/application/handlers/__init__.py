@@ -20,6 +20,7 @@ COMMAND_HANDLERS: dict[type[c.Command], Callable[..., Any]] = {
     c.SetTenantQuotas: tenancy.set_tenant_quotas,
     c.SuspendTenant: tenancy.suspend_tenant,
     c.ReactivateTenant: tenancy.reactivate_tenant,
+    c.RequestTenantErasure: tenancy.request_tenant_erasure,
     c.InviteUser: tenancy.invite_user,
     c.ChangeUserRole: tenancy.change_user_role,
     c.RemoveUser: tenancy.remove_user,

@@ -107,6 +107,15 @@ def reactivate_tenant(command: c.ReactivateTenant, uow: UnitOfWork, clock: Clock
     return tenant.version
 
 
+def request_tenant_erasure(command: c.RequestTenantErasure, uow: UnitOfWork, clock: Clock) -> int:
+    """Operator only; the tenant stops changing and its users are refused from now on."""
+    authorize_operator(command.principal)
+    tenant = load_tenant(uow, command, pinned=True)
+    tenant.request_erasure(context(command, clock))
+    uow.commit()
+    return tenant.version
+
+
 def invite_user(command: c.InviteUser, uow: UnitOfWork, clock: Clock) -> int:
     tenant, ctx = _change_tenant(command, uow, clock)
     tenant.invite_user(command.user_id, command.email, command.role, ctx)

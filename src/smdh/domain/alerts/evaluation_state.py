@@ -229,6 +229,24 @@ class EvaluationState:
             return samples
         return [s for s in samples if s.timestamp > before[(s.tenant_id, s.device_id)]]
 
+    def forget_tenant(self, tenant_id: str, device_id: str | None = None) -> int:
+        """Drop everything kept about a tenant (or one of its devices), for erasure;
+        returns how many rule states went. Nothing of it is saved again."""
+
+        def mine(key: tuple[str, ...]) -> bool:
+            return key[0] == tenant_id and (device_id is None or key[-1] == device_id)
+
+        gone = [k for k in self.rules if mine(k)]
+        for key in gone:
+            del self.rules[key]
+        for keys in (self.pending, self.dirty, self.touched, self.removed):
+            keys.difference_update([k for k in keys if mine(k)])
+        for table in (self.last_seen, self.bindings, self._seen_texts):
+            for dkey in [k for k in table if mine(k)]:
+                del table[dkey]
+        self.dirty_seen.difference_update([k for k in self.dirty_seen if mine(k)])
+        return len(gone)
+
     def get(self, key: RuleKey) -> RuleDeviceState:
         st = self.rules.get(key)
         if st is None:

@@ -24,6 +24,7 @@ Indoor index (not an EPA index: the AQI has no CO2 or VOC component):
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
@@ -55,6 +56,20 @@ class HourlyAverage:
     hour_start: float  # epoch seconds, a whole UTC hour
     mean: float
     count: int
+
+
+@attrs.frozen
+class HourlySeries:
+    """Hourly averages as columns, sorted by hour (how long ranges come from the rollups:
+    three lists of numbers instead of an object per hour)."""
+
+    starts: Sequence[float]
+    means: Sequence[float]
+    counts: Sequence[int]
+
+    def span(self, start: float, end: float) -> tuple[int, int]:
+        """Indices ``lo, hi`` of the hours starting in ``[start, end)``."""
+        return bisect.bisect_left(self.starts, start), bisect.bisect_left(self.starts, end)
 
 
 def hourly_averages(
@@ -124,6 +139,14 @@ def nowcast_at(
     return nowcast_aqi(window, pollutant)
 
 
+def nowcast_in(series: HourlySeries, hour_start: float, pollutant: Pollutant) -> AqiValue | None:
+    """``nowcast_at`` over a series: the NowCast AQI for the hour starting at ``hour_start``."""
+    lo, hi = series.span(hour_start - 3600 * (NOWCAST_HOURS - 1), hour_start + 1)
+    by_hour = dict(zip(series.starts[lo:hi], series.means[lo:hi], strict=True))
+    window = [by_hour.get(hour_start - 3600 * i) for i in range(NOWCAST_HOURS)]
+    return nowcast_aqi(window, pollutant)
+
+
 @attrs.frozen
 class DailyAqi:
     day: date  # site-local calendar day
@@ -133,7 +156,7 @@ class DailyAqi:
 
 
 def daily_aqi(
-    hourly: Iterable[HourlyAverage],
+    hourly: Iterable[HourlyAverage] | HourlySeries,
     timezone: str,
     pollutant: Pollutant,
     min_hours: int = DAILY_MIN_HOURS,
@@ -141,10 +164,15 @@ def daily_aqi(
     """The 24-hour-average AQI of each site-local day present in ``hourly``."""
     tz = zone(timezone)
     days: dict[date, tuple[float, int]] = {}
-    for h in hourly:
-        day = datetime.fromtimestamp(h.hour_start, tz).date()
+    pairs: Iterable[tuple[float, float]] = (
+        zip(hourly.starts, hourly.means, strict=True)
+        if isinstance(hourly, HourlySeries)
+        else ((h.hour_start, h.mean) for h in hourly)
+    )
+    for hour_start, mean in pairs:
+        day = datetime.fromtimestamp(hour_start, tz).date()
         total, count = days.get(day, (0.0, 0))
-        days[day] = (total + h.mean, count + 1)
+        days[day] = (total + mean, count + 1)
     result: list[DailyAqi] = []
     for day, (total, count) in sorted(days.items()):
         average = total / count

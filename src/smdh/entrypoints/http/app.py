@@ -53,6 +53,7 @@ def services_from(
         alerting=container.alerting_service(),
         deliveries=container.delivery_log(),
         rollups=container.rollup_store(),
+        erasure=container.erasure_service(),
     )
 
 

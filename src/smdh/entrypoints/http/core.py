@@ -224,6 +224,7 @@ class Services:
     alerting: Any = None  # application.alerting.AlertingService, when alerting runs
     deliveries: Any = None  # application.delivery.DeliveryLog, when notifications run
     rollups: Any = None  # application.ports.RollupStore: 1 min / 1 h / 1 day buckets
+    erasure: Any = None  # application.erasure.ErasureService; None: not in this profile
     stopping: asyncio.Event = attrs.field(factory=asyncio.Event)  # set on shutdown
 
 

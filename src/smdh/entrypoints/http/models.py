@@ -220,6 +220,13 @@ class Decommission:
     reason: str = attrs.field(default="", metadata=spec(maxLength=500))
 
 
+@attrs.frozen(kw_only=True)
+class ConfirmErasure:
+    """Erasure cannot be undone: ``confirm`` repeats the id of the tenant or device."""
+
+    confirm: str = attrs.field(metadata=spec("the id being erased", minLength=1, maxLength=128))
+
+
 # --- responses -----------------------------------------------------------------------------
 
 
@@ -342,3 +349,16 @@ class AuditEntry:
     aggregate_id: str
     version: int
     data: dict[str, Any]
+
+
+@attrs.frozen(kw_only=True)
+class ErasureReport:
+    """What a GDPR erasure removed: telemetry rows (samples and rollups), archive files
+    (deleted, or rewritten without the device's rows) and rows of the other stores (events,
+    dead letters, credentials)."""
+
+    tenant_id: str
+    device_id: str | None
+    telemetry_rows: int
+    archives: int
+    purged_rows: int

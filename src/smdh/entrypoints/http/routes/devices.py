@@ -11,6 +11,7 @@ from smdh.domain.shared.ids import DeviceId, SiteId
 from smdh.entrypoints.http import models as m
 from smdh.entrypoints.http import views as v
 from smdh.entrypoints.http.core import (
+    ADMIN_OR_OPERATOR,
     CURSOR_PARAM,
     EDITOR,
     LIMIT_PARAM,
@@ -23,6 +24,13 @@ from smdh.entrypoints.http.core import (
     id_pattern,
 )
 from smdh.entrypoints.http.pagination import page
+from smdh.entrypoints.http.routes.erasure import (
+    ERASURE_DOC,
+    TENANT_PARAM,
+    erasure_body,
+    erasure_service,
+    erasure_tenant,
+)
 
 _FILTERS = (
     QueryParam("site_id", description="only devices at this site", pattern=id_pattern(SiteId),
@@ -171,6 +179,16 @@ def decommission_device(ctx: RequestContext) -> ApiResponse:
     return _device_response(ctx, device_id)
 
 
+def erase_device(ctx: RequestContext) -> ApiResponse:
+    body: m.ConfirmErasure = ctx.body
+    principal, tenant_id = ctx.require_principal(), erasure_tenant(ctx)
+    ctx.services.queries.device(principal, tenant_id, ctx.path["device_id"])  # 404 first
+    report = erasure_service(ctx).erase_device(
+        principal, tenant_id, ctx.path["device_id"], confirm=body.confirm
+    )
+    return ApiResponse(200, erasure_body(report))
+
+
 _ONE = "/v1/devices/{device_id}"
 ROUTES = (
     Route("GET", "/v1/devices", list_devices, "listDevices",
@@ -200,4 +218,8 @@ ROUTES = (
     Route("POST", _ONE + "/decommission", decommission_device, "decommissionDevice",
           "Take a device out of service", "devices", EDITOR, request_model=m.Decommission,
           body_required=False, response_model=m.DeviceView, if_match=True, etag=True),
+    Route("POST", _ONE + "/erasure", erase_device, "eraseDevice",
+          "Erase a device and all its data (GDPR; cannot be undone)", "devices",
+          ADMIN_OR_OPERATOR, request_model=m.ConfirmErasure, response_model=m.ErasureReport,
+          query=(TENANT_PARAM,), description=ERASURE_DOC, extra_statuses=(501,)),
 )  # fmt: skip

@@ -25,6 +25,7 @@ from smdh.entrypoints.http.core import (
     etag,
 )
 from smdh.entrypoints.http.pagination import page
+from smdh.entrypoints.http.routes.erasure import ERASURE_DOC, erasure_body, erasure_service
 
 
 def _tenant_response(ctx: RequestContext, tenant_id: TenantId, status: int = 200) -> ApiResponse:
@@ -98,6 +99,16 @@ def reactivate_tenant(ctx: RequestContext) -> ApiResponse:
     return _tenant_response(ctx, tenant_id)
 
 
+def erase_tenant(ctx: RequestContext) -> ApiResponse:
+    body: m.ConfirmErasure = ctx.body
+    tenant_id = TenantId(ctx.path["tenant_id"])
+    ctx.services.queries.tenant(ctx.require_principal(), tenant_id)  # 404 first
+    report = erasure_service(ctx).erase_tenant(
+        ctx.require_principal(), tenant_id, confirm=body.confirm
+    )
+    return ApiResponse(200, erasure_body(report))
+
+
 def get_own_tenant(ctx: RequestContext) -> ApiResponse:
     return _tenant_response(ctx, ctx.tenant())
 
@@ -156,6 +167,10 @@ ROUTES = (
     Route("POST", "/v1/tenants/{tenant_id}/reactivate", reactivate_tenant, "reactivateTenant",
           "Reactivate a suspended tenant", "tenants", OPERATOR,
           response_model=m.TenantView, if_match=True, etag=True),
+    Route("POST", "/v1/tenants/{tenant_id}/erasure", erase_tenant, "eraseTenant",
+          "Erase a tenant and all its data (GDPR; cannot be undone)", "tenants", OPERATOR,
+          request_model=m.ConfirmErasure, response_model=m.ErasureReport,
+          description=ERASURE_DOC, extra_statuses=(501,)),
     Route("GET", "/v1/tenant", get_own_tenant, "getOwnTenant",
           "The caller's tenant profile and branding", "tenant", VIEWER,
           response_model=m.TenantView, etag=True),
