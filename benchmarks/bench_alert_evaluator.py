@@ -7,11 +7,16 @@
    change, anomaly, window average). Samples as the ingest benchmark's fleet sends them,
    1 Hz per device, in batches of 500; thresholds sit above normal values but a fraction
    of the samples crosses them, so alerts are raised and cleared during the run.
-2. The ingest pipeline (memory telemetry store, one worker thread) on the ingest
-   benchmark's workload, without and with ``AlertingService.on_batch`` as after-store hook
-   (the same 10,000 rules; the bench tenant has its 333; memory event and state stores).
+2. The ingest pipeline (one worker thread) on the ingest benchmark's workload, without and
+   with ``AlertingService.on_batch`` as after-store hook (the same 10,000 rules; the bench
+   tenant has its 333). ``--pipeline-profile memory`` (default): the memory telemetry,
+   event and state stores. ``--pipeline-profile local``: what ``smdh serve`` runs, a fresh
+   data directory with the SQLite telemetry store and its rollup marks (the rollup hook,
+   on in both runs), the SQLite event store and ``alert_state.sqlite3``.
 
     .venv/bin/python benchmarks/bench_alert_evaluator.py --samples 300000 --repeat 5
+    .venv/bin/python benchmarks/bench_alert_evaluator.py --samples 1000 --repeat 5 \
+        --pipeline-profile local
 
 The pipeline runs alternate off/on so that load from other processes hits both alike.
 """
@@ -179,39 +184,22 @@ def bench_evaluator(entries: list[RuleEntry], total: int, repeat: int) -> float:
     return max(rates[1])
 
 
-def bench_pipeline(entries: list[RuleEntry], total: int, repeat: int) -> tuple[float, float]:
+def bench_pipeline(
+    entries: list[RuleEntry], total: int, repeat: int, profile: str = "memory"
+) -> tuple[float, float]:
     rates: dict[bool, list[float]] = {False: [], True: []}
     cpu_rates: dict[bool, list[float]] = {False: [], True: []}
     for _ in range(repeat):
         for alerting in (False, True):
-            container = build_container("memory", tempfile.gettempdir())
-            prepare(container)
-            raw = records(total, container.clock().now().timestamp())
-            pipeline = pipeline_with(container, container.telemetry_store())
-            if alerting:
-                directory = TenantDirectory()
-                directory.rules = {(e.tenant_id, e.rule_id): e for e in entries}
-                service = AlertingService(
-                    events=container.event_store(),
-                    directory=directory,
-                    clock=container.clock(),
-                    state_store=InMemoryEvaluationStateStore(),
-                )
-                service.start()
-                pipeline.add_after_store_hook(service.on_batch)
-            gc.collect()
-            count = 0
-            began, cpu = time.perf_counter(), time.process_time()
-            for batch in chunks(raw, 500):
-                result = pipeline.process(batch)
-                assert result.dead_letters == 0
-                count += len(result.stored)
-            cpu_rates[alerting].append(count / (time.process_time() - cpu))
-            rates[alerting].append(count / (time.perf_counter() - began))
+            with tempfile.TemporaryDirectory(prefix="smdh-alert-bench-") as folder:
+                rate, cpu_rate = _pipeline_run(entries, total, profile, folder, alerting)
+            rates[alerting].append(rate)
+            cpu_rates[alerting].append(cpu_rate)
     off, on = max(rates[False]), max(rates[True])
     cpu_off, cpu_on = max(cpu_rates[False]), max(cpu_rates[True])
+    store = "memory stores" if profile == "memory" else "SQLite stores + rollup marks"
     print(
-        f"ingest pipeline, memory store, 1 worker, {total:,} samples, {repeat} runs each:\n"
+        f"ingest pipeline, {store}, 1 worker, {total:,} samples, {repeat} runs each:\n"
         f"  alerting off, wall: {spread(rates[False])} samples/s\n"
         f"  alerting on,  wall: {spread(rates[True])} samples/s\n"
         f"  alerting off, CPU:  {spread(cpu_rates[False])} samples/CPU-s\n"
@@ -225,16 +213,59 @@ def bench_pipeline(entries: list[RuleEntry], total: int, repeat: int) -> tuple[f
     return off, on
 
 
+def _pipeline_run(
+    entries: list[RuleEntry], total: int, profile: str, folder: str, alerting: bool
+) -> tuple[float, float]:
+    """(samples/s, samples per CPU-s) of one run on a fresh container."""
+    container = build_container(profile, folder)
+    prepare(container)
+    raw = records(total, container.clock().now().timestamp())
+    if profile == "memory":
+        pipeline = pipeline_with(container, container.telemetry_store())
+        state_store: Any = InMemoryEvaluationStateStore()
+    else:
+        pipeline = container.ingest_pipeline()
+        container.rollup_hook()  # as in the hub: rollup marks after every batch
+        state_store = container.alert_state_store()
+    if alerting:
+        directory = TenantDirectory()
+        directory.rules = {(e.tenant_id, e.rule_id): e for e in entries}
+        service = AlertingService(
+            events=container.event_store(),
+            directory=directory,
+            clock=container.clock(),
+            state_store=state_store,
+        )
+        service.start()
+        pipeline.add_after_store_hook(service.on_batch)
+    gc.collect()
+    count = 0
+    began, cpu = time.perf_counter(), time.process_time()
+    for batch in chunks(raw, 500):
+        result = pipeline.process(batch)
+        assert result.dead_letters == 0
+        count += len(result.stored)
+    cpu_rate = count / (time.process_time() - cpu)
+    rate = count / (time.perf_counter() - began)
+    if profile == "local":
+        for provider in (container.rollup_store, container.telemetry_store,
+                         container.dead_letters, container.alert_state_store,
+                         container.event_store):  # fmt: skip
+            provider().close()
+    return rate, cpu_rate
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--samples", type=int, default=300_000)
     parser.add_argument("--pipeline-samples", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--pipeline-profile", choices=("memory", "local"), default="memory")
     args = parser.parse_args()
     print(f"Python {platform.python_version()}, {platform.machine()}", flush=True)
     entries = make_rules()
     bench_evaluator(entries, args.samples, args.repeat)
-    bench_pipeline(entries, args.pipeline_samples, args.repeat)
+    bench_pipeline(entries, args.pipeline_samples, args.repeat, args.pipeline_profile)
 
 
 if __name__ == "__main__":

@@ -123,6 +123,11 @@ def test_kill_9_mid_stream_loses_no_acknowledged_http_sample(hubs: Hubs, tmp_pat
             assert all(s.is_alive() for s in senders), [c.error for c in clients]
             hub.signal(signal.SIGKILL)
             assert hub.wait(10) == -signal.SIGKILL
+            # A client pausing after a 429 has no request in flight at the kill: its next
+            # request finds the port closed. Stop only once each has seen that (or 5 s).
+            deadline = time.monotonic() + 5
+            while not all(c.error for c in clients) and time.monotonic() < deadline:
+                time.sleep(0.01)
         finally:
             for client in clients:
                 client.stop.set()
