@@ -26,8 +26,6 @@ log = logging.getLogger("smdh.serve")
 # Read models follow the store on a timer too, so changes made by another process (the CLI
 # while the hub runs) reach the API and the ingest path within a second.
 REFRESH_INTERVAL_S = 1.0
-# aiohttp's default request-line limit is 8190 bytes; allow long query strings, refuse more.
-MAX_LINE_SIZE = 16_384
 
 
 def parse_host_port(value: str, default_port: int) -> tuple[str, int]:
@@ -101,9 +99,8 @@ async def run_hub(
     on_stopping: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     container.application().refresh()
-    runner = web.AppRunner(
-        create_app(container), access_log=None, handler_args={"max_line_size": MAX_LINE_SIZE}
-    )
+    # our own JSON access log replaces aiohttp's (access_log=None)
+    runner = web.AppRunner(create_app(container), access_log=None)
     await runner.setup()
     mqtt = MqttIngress(container, listen=options.mqtt_listen, external_url=options.mqtt_url)
     refresher: asyncio.Task[None] | None = None

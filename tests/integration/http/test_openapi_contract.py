@@ -15,7 +15,7 @@ from schemathesis.specs.openapi import checks as oa_checks
 
 from smdh.application import commands as c
 from smdh.entrypoints.container import Container
-from smdh.entrypoints.http.app import create_app
+from smdh.entrypoints.http.app import MAX_LINE_SIZE, create_app
 from smdh.entrypoints.http.core import AccessKind, Route
 from smdh.entrypoints.http.openapi import build_document
 from smdh.entrypoints.http.routes import all_routes
@@ -34,7 +34,7 @@ MAX_EXAMPLES = 25
 # The live stream never ends (server-sent events), so it cannot be fuzzed request by request;
 # tests/integration/http/test_stream.py covers it.
 UNFUZZABLE = {"streamLive"}
-AIOHTTP_MAX_LINE = 8190  # aiohttp's default request-line limit
+AIOHTTP_MAX_LINE = MAX_LINE_SIZE  # the request-line limit the app gives aiohttp
 
 
 def test_document_is_valid_openapi_3_1(client: Client) -> None:

@@ -30,6 +30,8 @@ CONTAINER_KEY = web.AppKey("container", Container)
 SERVICES_KEY = web.AppKey("services", Services)
 ROUTES_KEY = web.AppKey("routes", tuple[Route, ...])
 
+MAX_LINE_SIZE = 16_384  # bytes of the request line (method, path, query, version)
+
 
 def services_from(
     container: Container, *, local_tokens: bool = True, settings: HttpSettings | None = None
@@ -79,6 +81,8 @@ def create_app(
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[request_id_and_log, problems, authenticator.middleware()],
+        # aiohttp's default request-line limit is 8,190 bytes; allow long query strings
+        handler_args={"max_line_size": MAX_LINE_SIZE},
     )
     app[CONTAINER_KEY] = container
     app[SERVICES_KEY] = services
