@@ -21,6 +21,7 @@ def test_wake_flushes_now_and_a_failure_does_not_stop_the_thread() -> None:
             raise RuntimeError("disk full")
 
     flusher = BackgroundFlusher(flush, interval_s=3600.0, name="test-flusher")
+    flusher.ensure_started()
     flusher.wake()
     assert flushed.acquire(timeout=10)
     flusher.wake()  # after the failure the thread still serves wake-ups

@@ -35,8 +35,7 @@ class BackgroundFlusher:
                 self._thread.start()
 
     def wake(self) -> None:
-        """Flush now rather than at the end of the interval."""
-        self.ensure_started()
+        """Flush now rather than at the end of the interval (once started)."""
         self._wake.set()
 
     def stop(self) -> None:

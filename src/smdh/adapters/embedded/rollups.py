@@ -103,6 +103,8 @@ class SqliteRollupStore:
             self._conn.execute("ROLLBACK")
             self._conn.close()
             raise
+        if self._flusher is not None:
+            self._flusher.ensure_started()
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -184,7 +186,6 @@ class SqliteRollupStore:
             due = self._monotonic() - self._last_flush >= self._interval
             due = due or self._marked >= self._max_dirty
         if self._flusher is not None:
-            self._flusher.ensure_started()
             if due:
                 self._flusher.wake()
         elif due:

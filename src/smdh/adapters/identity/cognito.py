@@ -112,10 +112,7 @@ class CognitoTokenVerifier:
 
     def verify(self, token: str) -> Principal:
         check_token_shape(token)
-        claims = self._verified.get(token)
-        if claims is None:
-            claims = self._decode(token)
-            self._verified.put(token, claims)
+        claims = self._verified.claims(token, self._decode)
         check_time_claims(claims, checked_now(self._clock), self.leeway_seconds)
         self._check_client(claims)
         return self._principal_from_claims(claims)

@@ -10,7 +10,7 @@ soon as it expires, whether or not it is remembered. Failures are never remember
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 DEFAULT_CAPACITY = 4096
@@ -28,6 +28,15 @@ class VerifiedTokenCache:
 
     def __len__(self) -> int:
         return len(self._claims)
+
+    def claims(self, token: str, verify: Callable[[str], Mapping[str, Any]]) -> Mapping[str, Any]:
+        """The remembered claims of ``token``, or ``verify(token)``'s, remembered if it
+        returns (a raising ``verify`` leaves nothing behind)."""
+        found = self._claims.get(token)
+        if found is None:
+            found = verify(token)
+            self.put(token, found)
+        return found
 
     def get(self, token: str) -> Mapping[str, Any] | None:
         return self._claims.get(token)
