@@ -12,6 +12,7 @@ import attrs
 from returns.result import Failure, Result, Success
 
 from smdh.application.commands import Command
+from smdh.application.egress import EgressPolicy
 from smdh.application.handlers import bind_handlers
 from smdh.application.messagebus import MessageBus
 from smdh.application.ports import Clock, EventStore, IdGenerator, SecretHasher
@@ -30,6 +31,7 @@ class Application:
     sensors: SensorRegistry
     devices: DeviceRegistry = attrs.field(factory=DeviceRegistry)
     directory: TenantDirectory = attrs.field(factory=TenantDirectory)
+    egress: EgressPolicy = attrs.field(factory=EgressPolicy)  # where notifications may go
     bus: MessageBus = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -40,6 +42,7 @@ class Application:
             "sensors": self.sensors,
             "devices": self.devices,
             "directory": self.directory,
+            "egress": self.egress,
         }
         self.bus = MessageBus(
             uow_factory=lambda: UnitOfWork(self.events),

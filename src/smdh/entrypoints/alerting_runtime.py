@@ -16,7 +16,8 @@ SMTP when ``SMDH_SMTP_HOST`` is set (``SMDH_SMTP_PORT`` (25), ``SMDH_SMTP_SENDER
 ``SMDH_SMTP_STARTTLS=1``, ``SMDH_SMTP_USERNAME`` / ``SMDH_SMTP_PASSWORD``), otherwise a
 recorder in the memory profile and a refusing notifier locally (so e-mail deliveries show
 up as failed in ``GET /v1/deliveries`` instead of vanishing); SMS is recorded and logged
-until an SMS gateway (SNS) is configured.
+until an SMS gateway (SNS) is configured. Webhook and Slack targets follow the
+``egress_policy`` (application/egress.py).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from smdh.adapters.embedded.notifiers import (
 )
 from smdh.adapters.memory.notifiers import MemorySmsNotifier, RecordingNotifier
 from smdh.application.alerting import AlertingService
+from smdh.application.egress import EgressPolicy
 from smdh.application.ingest import IngestPipeline
 from smdh.application.notifications import ChannelLookup, NotificationDispatcher
 from smdh.application.ports import Notification, Notifier
@@ -82,14 +84,20 @@ def email_notifier(profile: str, env: Mapping[str, str] | None = None) -> Notifi
     return UnconfiguredNotifier("no SMTP server is configured (set SMDH_SMTP_HOST)")
 
 
+def egress_policy(profile: str, env: Mapping[str, str] | None = None) -> EgressPolicy:
+    """Private webhook targets: allowed on a plant's own hub, refused on the shared (aws)
+    one; ``SMDH_NOTIFY_PRIVATE_TARGETS`` overrides."""
+    return EgressPolicy.from_env(os.environ if env is None else env, default_allow=profile != "aws")
+
+
 def build_notifiers(
-    profile: str, lookup: ChannelLookup, live: LiveFeedNotifier
+    profile: str, lookup: ChannelLookup, live: LiveFeedNotifier, egress: EgressPolicy
 ) -> dict[str, Notifier]:
     return {
         "email": email_notifier(profile),
         "sms": MemorySmsNotifier(),
-        "slack": SlackNotifier(lookup.slack_url),
-        "webhook": WebhookNotifier(lookup.webhook_secret),
+        "slack": SlackNotifier(lookup.slack_url, egress=egress),
+        "webhook": WebhookNotifier(lookup.webhook_secret, egress=egress),
         "in_app": live,
     }
 

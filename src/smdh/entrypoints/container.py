@@ -166,6 +166,8 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(InMemoryCredentialStore),
     )
 
+    # where tenant-configured webhooks may point (private networks: local yes, aws no)
+    egress_policy = providers.Singleton(alerting_runtime.egress_policy, config.profile)
     application = providers.Singleton(
         Application,
         events=event_store,
@@ -173,6 +175,7 @@ class Container(containers.DeclarativeContainer):
         ids=ids,
         device_secret_hasher=device_secret_hasher,
         sensors=sensors,
+        egress=egress_policy,
     )
     identity = providers.Singleton(
         IdentityService,
@@ -269,13 +272,21 @@ class Container(containers.DeclarativeContainer):
     notifiers: Any = providers.Selector(
         config.profile,
         aws=providers.Singleton(
-            aws_alert_channels.build_aws_notifiers, aws_clients, channel_lookup
+            aws_alert_channels.build_aws_notifiers, aws_clients, channel_lookup, egress_policy
         ),
         local=providers.Singleton(
-            alerting_runtime.build_notifiers, config.profile, channel_lookup, live_notifier
+            alerting_runtime.build_notifiers,
+            config.profile,
+            channel_lookup,
+            live_notifier,
+            egress_policy,
         ),
         memory=providers.Singleton(
-            alerting_runtime.build_notifiers, config.profile, channel_lookup, live_notifier
+            alerting_runtime.build_notifiers,
+            config.profile,
+            channel_lookup,
+            live_notifier,
+            egress_policy,
         ),
     )
     notification_dispatcher = providers.Singleton(

@@ -4,6 +4,7 @@ the receiver verifies the HMAC signature with ``verify_signature``; a tampered b
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +19,7 @@ from smdh.adapters.embedded.notifiers import (
     WebhookNotifier,
     verify_signature,
 )
+from smdh.application.egress import BlockedTarget, EgressPolicy
 from smdh.application.ports import Notification
 from tests.integration.alerts.receivers import Receiver
 
@@ -87,3 +89,50 @@ def test_slack_gets_text(receiver: Receiver) -> None:
     SlackNotifier(lambda tenant: url if tenant == "acme" else None).send(note("slack"))
     (_, body) = receiver.requests[0]
     assert json.loads(body) == {"text": "*[CRITICAL] co2 on air-1: raised*\nCO2 6000 ppm"}
+
+
+DENY_PRIVATE = EgressPolicy(allow_private=False)
+
+
+def test_a_shared_hub_never_posts_to_a_private_address(receiver: Receiver) -> None:
+    # 127.0.0.1 by number, by the inet_aton spelling and by name: refused before any byte
+    # is sent, and as a ValueError, which the dispatcher does not retry
+    for host in ("127.0.0.1", "127.1", "localhost"):
+        url = f"http://{host}:{receiver.port}/hook"
+        with pytest.raises(BlockedTarget, match="private or local address"):
+            WebhookNotifier(lambda t, u: SECRET, egress=DENY_PRIVATE).send(note(url))
+        with pytest.raises(BlockedTarget):
+            SlackNotifier(lambda t, url=url: url, egress=DENY_PRIVATE).send(note("slack"))
+    assert receiver.requests == []
+    assert issubclass(BlockedTarget, ValueError)
+
+
+def test_the_connection_goes_to_the_address_that_was_checked(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: a name checked as public must not be resolved again at connect time.
+    Here the policy's pick is the receiver's address and the name cannot resolve at all, so
+    the POST arriving proves the socket went to the picked address, not to a fresh lookup;
+    the Host header still names the host of the URL."""
+    name = "hooks.receiver.invalid"
+    checked: list[list[str]] = []
+
+    def pick(self: EgressPolicy, host: str, addresses: list[str]) -> str:
+        checked.append(addresses)
+        return "127.0.0.1"
+
+    monkeypatch.setattr(EgressPolicy, "pick_address", pick)
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host: str, port: int, *args: Any, **kwargs: Any) -> Any:
+        if host == name:  # the name's only answer; connecting to it would go nowhere
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("198.51.100.7", port))]
+        return real_getaddrinfo(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    WebhookNotifier(lambda t, u: SECRET, egress=DENY_PRIVATE).send(
+        note(f"http://{name}:{receiver.port}/hook")
+    )
+    assert checked == [["198.51.100.7"]]
+    (headers, _) = receiver.requests[0]
+    assert headers["Host"] == f"{name}:{receiver.port}"

@@ -57,6 +57,8 @@ def world(
     receiver: Receiver,
 ) -> tuple[Container, Recorder, str]:
     monkeypatch.setenv("SMDH_ALERT_SENDER", SENDER)
+    # the receiver listens on loopback, which the aws profile refuses by default
+    monkeypatch.setenv("SMDH_NOTIFY_PRIVATE_TARGETS", "allow")
     aws_clients("ses").verify_email_identity(EmailAddress=SENDER)
     container = aws_container(monkeypatch, moto_server, aws_clients)
     register_world(container)

@@ -19,6 +19,7 @@ from typing import Any
 
 from smdh.adapters.aws.notifiers import SesEmailNotifier, SnsSmsNotifier
 from smdh.adapters.embedded.notifiers import SlackNotifier, WebhookNotifier
+from smdh.application.egress import EgressPolicy
 from smdh.application.notifications import ChannelLookup
 from smdh.application.ports import Notification, Notifier
 
@@ -43,7 +44,10 @@ class EventLogInApp:
 
 
 def build_aws_notifiers(
-    clients: Any, lookup: ChannelLookup, env: Mapping[str, str] | None = None
+    clients: Any,
+    lookup: ChannelLookup,
+    egress: EgressPolicy,
+    env: Mapping[str, str] | None = None,
 ) -> dict[str, Notifier]:
     values = os.environ if env is None else env
     sender = values.get("SMDH_ALERT_SENDER")
@@ -61,7 +65,7 @@ def build_aws_notifiers(
         "sms": SnsSmsNotifier(
             clients.client("sns"), sender_id=values.get("SMDH_SMS_SENDER_ID") or None
         ),
-        "webhook": WebhookNotifier(lookup.webhook_secret),
-        "slack": SlackNotifier(lookup.slack_url),
+        "webhook": WebhookNotifier(lookup.webhook_secret, egress=egress),
+        "slack": SlackNotifier(lookup.slack_url, egress=egress),
         "in_app": EventLogInApp(),
     }

@@ -2,6 +2,8 @@
 
 Every ``send`` delivers or raises; the dispatcher retries. Network calls have timeouts and
 never follow redirects (a webhook URL is the tenant's, a redirect could point anywhere).
+Webhook and Slack deliveries go only where the ``EgressPolicy`` allows (application/egress.py:
+on a shared hub, never to private or local addresses).
 
 Webhook signature (``X-SMDH-Signature: sha256=<hex>``): HMAC-SHA256 with the webhook's
 secret over ``f"{timestamp}.{body}"``, where ``timestamp`` is the ``X-SMDH-Timestamp``
@@ -18,6 +20,7 @@ import hmac
 import http.client
 import json
 import smtplib
+import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -25,6 +28,7 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlsplit
 
+from smdh.application.egress import EgressPolicy
 from smdh.application.live import LiveFeed
 from smdh.application.ports import Notification
 
@@ -32,6 +36,7 @@ SIGNATURE_HEADER = "X-SMDH-Signature"
 TIMESTAMP_HEADER = "X-SMDH-Timestamp"
 USER_AGENT = "SMDH-Notifier/1"
 MAX_RESPONSE = 64 * 1024
+ALLOW_ALL = EgressPolicy(allow_private=True)
 
 
 class DeliveryError(Exception):
@@ -63,19 +68,49 @@ def verify_signature(
     return hmac.compare_digest(sign(secret, timestamp, body), header or "")
 
 
-def post_json(url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> int:
-    """POST ``body`` to ``url``; returns the status, raises ``DeliveryError`` unless 2xx."""
+def _pinned(address: str) -> Callable[..., socket.socket]:
+    """``socket.create_connection`` to ``address`` whatever host it is asked for: the
+    connection goes where the egress policy looked (TLS still checks the host name)."""
+
+    def connect(
+        target: tuple[str, int], timeout: float | None = None, source: Any = None
+    ) -> socket.socket:
+        return socket.create_connection((address, target[1]), timeout, source)
+
+    return connect
+
+
+def post_json(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    timeout_s: float,
+    egress: EgressPolicy = ALLOW_ALL,
+) -> int:
+    """POST ``body`` to ``url``; returns the status, raises ``DeliveryError`` unless 2xx
+    (and ``BlockedTarget`` when ``egress`` refuses the host's addresses)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise DeliveryError("not an http(s) URL")
+    host = parts.hostname
+    port = parts.port or (443 if parts.scheme == "https" else 80)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    address = None
+    if not egress.allow_private:
+        try:
+            answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise DeliveryError(f"{host}: cannot resolve: {exc}") from None
+        address = egress.pick_address(host, [str(a[4][0]) for a in answers])
     conn: http.client.HTTPConnection
     if parts.scheme == "https":
         conn = http.client.HTTPSConnection(
-            parts.hostname, parts.port, timeout=timeout_s, context=ssl.create_default_context()
+            host, port, timeout=timeout_s, context=ssl.create_default_context()
         )
     else:
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout_s)
+        conn = http.client.HTTPConnection(host, port, timeout=timeout_s)
+    if address is not None:
+        conn._create_connection = _pinned(address)  # type: ignore[attr-defined]
     try:
         conn.request("POST", path, body=body, headers={"User-Agent": USER_AGENT, **headers})
         response = conn.getresponse()
@@ -108,10 +143,12 @@ class WebhookNotifier:
         *,
         timeout_s: float = 5.0,
         now: Callable[[], float] = time.time,
+        egress: EgressPolicy = ALLOW_ALL,
     ) -> None:
         self._secret_for = secret_for
         self._timeout_s = timeout_s
         self._now = now
+        self._egress = egress
 
     def send(self, notification: Notification) -> None:
         secret = self._secret_for(_tenant(notification), notification.recipient)
@@ -126,15 +163,22 @@ class WebhookNotifier:
             "Idempotency-Key": notification.idempotency_key,
             "X-SMDH-Event": str(notification.payload.get("type", "alert")),
         }
-        post_json(notification.recipient, body, headers, self._timeout_s)
+        post_json(notification.recipient, body, headers, self._timeout_s, self._egress)
 
 
 class SlackNotifier:
     """Slack incoming webhook: ``{"text": ...}``. The URL (a credential) is looked up per
     tenant at send time, so it never enters the delivery log."""
 
-    def __init__(self, url_for: Callable[[str], str | None], *, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        url_for: Callable[[str], str | None],
+        *,
+        timeout_s: float = 5.0,
+        egress: EgressPolicy = ALLOW_ALL,
+    ) -> None:
         self._url_for = url_for
+        self._egress = egress
         self._timeout_s = timeout_s
 
     def send(self, notification: Notification) -> None:
@@ -143,7 +187,7 @@ class SlackNotifier:
             raise DeliveryError("no Slack webhook is configured")
         text = f"*{notification.subject}*\n{notification.body}"
         body = json.dumps({"text": text}).encode()
-        post_json(url, body, {"Content-Type": "application/json"}, self._timeout_s)
+        post_json(url, body, {"Content-Type": "application/json"}, self._timeout_s, self._egress)
 
 
 class SmtpEmailNotifier:

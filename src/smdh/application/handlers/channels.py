@@ -9,6 +9,7 @@ import attrs
 from smdh.application import channel_commands as cc
 from smdh.application.authorization import authorize_tenant
 from smdh.application.commands import TenantCommand
+from smdh.application.egress import EgressPolicy
 from smdh.application.handlers.tenancy import context, load_tenant
 from smdh.application.ports import Clock, IdGenerator
 from smdh.application.principals import PrincipalKind
@@ -43,10 +44,18 @@ def load_channels(uow: UnitOfWork, command: TenantCommand) -> NotificationChanne
 
 
 def configure_notification_channels(
-    command: cc.ConfigureNotificationChannels, uow: UnitOfWork, clock: Clock, ids: IdGenerator
+    command: cc.ConfigureNotificationChannels,
+    uow: UnitOfWork,
+    clock: Clock,
+    ids: IdGenerator,
+    egress: EgressPolicy,
 ) -> ChannelsResult:
     authorize_tenant(command.principal, command.tenant_id, Role.ADMIN)
     load_tenant(uow, command).ensure_active()
+    for spec in command.webhooks:
+        egress.check_url(spec.url, "webhook url")
+    if command.slack_webhook_url is not None:
+        egress.check_url(command.slack_webhook_url, "slack_webhook_url")
     channels = load_channels(uow, command)
     generated: dict[str, str] = {}
     webhooks: list[WebhookTarget] = []
