@@ -27,6 +27,7 @@ from smdh.adapters.embedded.mqtt_broker import EmbeddedBroker
 from smdh.adapters.embedded.mqtt_messages import desired_topic, reported_topic, telemetry_topic
 from tests.integration.mqtt.conftest import (
     DeviceClient,
+    DeviceLogin,
     Fleet,
     LoopThread,
     RecordingHandler,
@@ -284,3 +285,54 @@ def _stored(db: Path) -> set[str]:
 
 async def _event() -> asyncio.Event:
     return asyncio.Event()
+
+
+def _watch_disconnects(device: DeviceClient) -> list[object]:
+    seen: list[object] = []
+    device.client.on_disconnect = lambda _c, _u, _f, rc, _p: seen.append(rc)
+    return seen
+
+
+@pytest.mark.parametrize("intruder", ["wrong password", "no credentials", "another device"])
+def test_a_client_id_cannot_be_taken_over_without_its_own_login(
+    make_embedded: MakeBroker,
+    fleet: Fleet,
+    devices: Devices,
+    loop_thread: LoopThread,
+    intruder: str,
+) -> None:
+    """amqtt 0.12 deletes or rewrites a client id's session and disconnects the client using
+    it before it authenticates a CONNECT: here a CONNECT that does not log in as the
+    session's owner is refused and changes nothing."""
+    broker = make_embedded(RecordingHandler())
+    victim = devices(broker.listen_port, fleet.a, client_id="press-1", clean_session=False)
+    assert not victim.connect().is_failure
+    assert not victim.subscribe(desired_topic(fleet.a.key))[0].is_failure
+    dropped = _watch_disconnects(victim)
+
+    login = {
+        "wrong password": DeviceLogin(fleet.a.username, "not-the-secret"),
+        "no credentials": None,
+        "another device": fleet.b,
+    }[intruder]
+    attacker = devices(broker.listen_port, login, client_id="press-1", clean_session=True)
+    assert attacker.connect().is_failure
+
+    # the victim stays connected, with its session and subscription
+    loop_thread.run(broker.publish_desired(fleet.a.key, {"sample_rate_hz": 5}))
+    assert wait_until(lambda: len(victim.received) >= 1)
+    assert dropped == []
+    assert victim.publish(telemetry_topic(fleet.a.key), b'{"power_watts": 1.0}').rc == 0
+
+
+def test_a_device_reconnecting_with_its_own_client_id_takes_its_session_over(
+    make_embedded: MakeBroker, fleet: Fleet, devices: Devices
+) -> None:
+    broker = make_embedded(RecordingHandler())
+    first = devices(broker.listen_port, fleet.a, client_id="press-1", clean_session=False)
+    assert not first.connect().is_failure
+    dropped = _watch_disconnects(first)
+    first.client.reconnect_delay_set(30, 30)  # a dead old connection, as after a reboot
+    again = devices(broker.listen_port, fleet.a, client_id="press-1", clean_session=False)
+    assert not again.connect().is_failure
+    assert wait_until(lambda: bool(dropped))

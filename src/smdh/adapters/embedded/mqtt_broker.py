@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from amqtt.broker import Broker  # type: ignore[import-untyped]
 from amqtt.contexts import Action, BrokerConfig, ListenerConfig  # type: ignore[import-untyped]
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin  # type: ignore[import-untyped]
 
+from smdh.adapters.embedded.amqtt_broker import CheckedBroker
 from smdh.adapters.embedded.mqtt_messages import (
     BatchHandler,
     MicroBatcher,
@@ -102,6 +102,14 @@ class _Gate:
     def service_password_matches(self, password: str) -> bool:
         return hmac.compare_digest(password.encode(), self.service_password.encode())
 
+    def login_ok(self, username: str | None, password: str | None) -> bool:
+        """Whether these credentials log in (a device's, or the service user's)."""
+        if not username or password is None:
+            return False
+        if self.is_service(username):
+            return self.service_password_matches(password)
+        return self.authenticate(username, password)
+
     def to_ingest(self, username: str, item: Any) -> MqttMessage | None:
         """The amqtt message as SMDH input, or None if it is not the device's to give."""
         parsed = parse_ingest_topic(item.topic)
@@ -169,13 +177,11 @@ class SmdhAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]
     async def authenticate(self, *, session: Any) -> bool:
         gate: _Gate = self.context.config.gate
         username, password = session.username, session.password
-        if not username or password is None:
-            return False
-        if gate.is_service(username):
-            return gate.service_password_matches(password)
-        if not gate.authenticate(username, password):
+        if not gate.login_ok(username, password):
             log.info("MQTT login refused for %r", username)
             return False
+        if gate.is_service(username):
+            return True
         if session.will_flag and not device_may_publish(username, session.will_topic or ""):
             # amqtt 0.12 publishes wills without the publish ACL: refuse foreign will topics.
             log.warning("MQTT login by %r refused: will topic %r", username, session.will_topic)
@@ -215,22 +221,6 @@ class SmdhTopicPlugin(BaseTopicPlugin):  # type: ignore[misc]
         if action == Action.SUBSCRIBE:
             return device_may_subscribe(username, topic)
         return bool(topic == desired_topic(username))  # RECEIVE
-
-
-class _AclCheckedRetainBroker(Broker):  # type: ignore[misc]
-    """amqtt's Broker, minus a leak of retained messages across clients.
-
-    On every connect, amqtt 0.12 sends the new client the retained messages matching *every*
-    filter any client has subscribed to, without an ACL check, so one device would get
-    another device's retained desired configuration. Only filters the client may subscribe
-    to itself are served here.
-    """
-
-    async def _publish_retained_messages_for_subscription(
-        self, subscription: tuple[str, int], session: Any
-    ) -> None:
-        if await self._topic_filtering(session, subscription[0], Action.SUBSCRIBE):
-            await super()._publish_retained_messages_for_subscription(subscription, session)
 
 
 class EmbeddedBroker:
@@ -288,7 +278,9 @@ class EmbeddedBroker:
             plugins=plugins,
         )
         # One namespace for all instances: amqtt keeps the last manager per namespace.
-        self._broker = _AclCheckedRetainBroker(config, plugin_namespace="smdh.embedded_broker")
+        self._broker = CheckedBroker(
+            config, plugin_namespace="smdh.embedded_broker", check_login=self._gate.login_ok
+        )
         if self.batcher is not None:
             self._batcher_task = asyncio.create_task(self.batcher.run(), name="mqtt-batcher")
         try:
