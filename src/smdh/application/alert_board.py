@@ -7,6 +7,10 @@ is idempotent (an event at or below an alert's known version is ignored), so the
 
 Besides the entries it keeps, per (tenant, rule, device), the latest episode number seen:
 the alerting service derives the next alert id from it after a restart.
+
+GDPR erasure deletes alert events from the store rather than superseding them, so no event
+tells the board: ``forget`` (called by ``erasure.AlertBoardPurger``, and on
+``TenantErasureCompleted``) drops an erased tenant's or device's alerts at once.
 """
 
 from __future__ import annotations
@@ -118,7 +122,7 @@ class AlertBoard(Projection):
     def apply(self, event: DomainEvent) -> None:
         with self._lock:
             if isinstance(event, t.TenantErasureCompleted):
-                self._forget(event.tenant_id)
+                self.forget(event.tenant_id)
             elif event.aggregate_id.startswith("alert:"):
                 self._apply_alert(event)
 
@@ -162,12 +166,25 @@ class AlertBoard(Projection):
         while len(recent) > RECENT_CLEARED_PER_TENANT:
             self._alerts.pop(recent.popleft(), None)
 
-    def _forget(self, tenant_id: str) -> None:
-        for alert_id in [k for k, e in self._alerts.items() if e.tenant_id == tenant_id]:
-            del self._alerts[alert_id]
-        for key in [k for k in self._latest if k[0] == tenant_id]:
-            del self._latest[key]
-        self._cleared.pop(tenant_id, None)
+    def forget(self, tenant_id: str, device_id: str | None = None) -> int:
+        """Drop an erased tenant's (or one of its devices') alerts and episode numbers;
+        returns how many alerts went. Their events are deleted from the store, so
+        ``catch_up`` never brings them back, and a device registered again under the same
+        id starts its alerts at episode 1, as after a restart."""
+
+        def mine(tenant: str, device: str) -> bool:
+            return tenant == tenant_id and (device_id is None or device == device_id)
+
+        with self._lock:
+            gone = {k for k, e in self._alerts.items() if mine(e.tenant_id, e.device_id)}
+            for alert_id in gone:
+                del self._alerts[alert_id]
+            for key in [k for k in self._latest if mine(k[0], k[2])]:
+                del self._latest[key]
+            recent = self._cleared.pop(tenant_id, None)
+            if device_id is not None and recent is not None:
+                self._cleared[tenant_id] = deque(i for i in recent if i not in gone)
+            return len(gone)
 
 
 def _raised(event: a.AlertRaised) -> AlertEntry:

@@ -105,7 +105,7 @@ class AlertingService:
         self._model = model
         self.state = EvaluationState()
         self.index = RuleIndex()
-        self._rules_position = -1
+        self._rules_position = (-1, 0)  # the directory's (position, generation) indexed
         self._rules_signature: dict[tuple[str, str], tuple[int, bool]] = {}
         self._started = False
         self._listeners: list[Listener] = []
@@ -201,9 +201,10 @@ class AlertingService:
             self._lifecycle(entry, moment)
 
     def _refresh_index(self) -> None:
-        if self._directory.position == self._rules_position:
+        seen = (self._directory.position, self._directory.generation)
+        if seen == self._rules_position:
             return
-        self._rules_position = self._directory.position
+        self._rules_position = seen
         entries = list(self._directory.rules.values())
         signature: dict[tuple[str, str], tuple[int, bool]] = {
             (e.tenant_id, e.rule_id): (e.version, e.enabled) for e in entries

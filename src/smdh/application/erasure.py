@@ -19,6 +19,7 @@ Both ask for a confirmation that repeats the id being erased, so a stray call ca
 from __future__ import annotations
 
 from smdh.application import commands as c
+from smdh.application.alert_board import AlertBoard
 from smdh.application.authorization import authorize_operator, authorize_tenant
 from smdh.application.lifecycle import Eraser, ErasureReport
 from smdh.application.principals import Principal
@@ -92,3 +93,15 @@ class EvaluationStatePurger:
     def purge(self, tenant_id: str, device_id: str | None = None) -> int:
         with self._state.lock:
             return self._state.forget_tenant(tenant_id, device_id)
+
+
+class AlertBoardPurger:
+    """Erasure of the in-memory alert board's entries of a tenant or a device, so the
+    running hub stops listing alerts whose events the event store's purger deleted
+    (without it they stayed on ``GET /v1/alerts`` until a restart)."""
+
+    def __init__(self, board: AlertBoard) -> None:
+        self._board = board
+
+    def purge(self, tenant_id: str, device_id: str | None = None) -> int:
+        return self._board.forget(tenant_id, device_id)

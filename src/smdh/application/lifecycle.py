@@ -218,6 +218,8 @@ class Eraser:
                 rewritten += 1
         purged = sum(p.purge(tenant_id, device_id) for p in self._purgers)
         self._lifecycle.compact()
+        # rules scoped to the device went with its events (the event store's purger)
+        self._directory.forget_device_rules(tenant_id, device_id)
         return ErasureReport(tenant_id, device_id, telemetry, rewritten, purged)
 
     def _forget(self, tenant_id: str) -> None:

@@ -216,6 +216,9 @@ class TenantDirectory(Projection):
         self.sites: dict[tuple[str, str], SiteEntry] = {}
         self.users: dict[tuple[str, str], UserEntry] = {}
         self.rules: dict[tuple[str, str], RuleEntry] = {}
+        # bumped when entries are dropped outside the event flow (erasure), so readers that
+        # cache by ``position`` (the alert rule index) rebuild
+        self.generation = 0
 
     def tenant(self, tenant_id: str) -> TenantEntry | None:
         return self.tenants.get(tenant_id)
@@ -243,6 +246,19 @@ class TenantDirectory(Projection):
 
     def rule(self, tenant_id: str, rule_id: str) -> RuleEntry | None:
         return self.rules.get((tenant_id, rule_id))
+
+    def forget_device_rules(self, tenant_id: str, device_id: str) -> int:
+        """Drop the rules scoped to one device (its erasure deleted their events)."""
+        with self._lock:
+            gone = [
+                key
+                for key, entry in self.rules.items()
+                if key[0] == tenant_id and entry.definition.scope.device_id == device_id
+            ]
+            for key in gone:
+                del self.rules[key]
+            self.generation += len(gone)
+            return len(gone)
 
     def apply(self, event: DomainEvent) -> None:
         tn = event.tenant_id

@@ -39,6 +39,7 @@ from smdh.adapters.embedded.telemetry_lifecycle import (
     CREDENTIAL_TENANT,
     DEAD_LETTER_DEVICE,
     DEAD_LETTER_TENANT,
+    DELIVERY_DEVICE,
     DELIVERY_TENANT,
     EVENT_DEVICE,
     EVENT_TENANT,
@@ -60,7 +61,7 @@ from smdh.adapters.memory.telemetry_store import InMemoryTelemetryStore
 from smdh.adapters.serialization import EventSerializer
 from smdh.adapters.system import RandomIds, SystemClock
 from smdh.application.alerting import AlertingService
-from smdh.application.erasure import ErasureService, EvaluationStatePurger
+from smdh.application.erasure import AlertBoardPurger, ErasureService, EvaluationStatePurger
 from smdh.application.identity import DeviceAuthenticator, IdentityService
 from smdh.application.ingest import IngestPipeline
 from smdh.application.ingest_worker import IngestTotals, IngestWorker, observe_batches
@@ -103,9 +104,10 @@ def erasure_purgers(data_dir: str, alerting: AlertingService) -> list[TenantData
         EvaluationStatePurger(alerting.state),
         SqlitePurger(path / "alert_state.sqlite3", ALERT_STATE_TENANT, ALERT_STATE_DEVICE),
         SqlitePurger(path / "events.sqlite3", EVENT_TENANT, EVENT_DEVICE),
+        AlertBoardPurger(alerting.board),  # after the events, so it forgets only what is gone
         SqlitePurger(path / "dead_letters.sqlite3", DEAD_LETTER_TENANT, DEAD_LETTER_DEVICE),
         SqlitePurger(path / "credentials.sqlite3", CREDENTIAL_TENANT),
-        SqlitePurger(path / "deliveries.sqlite3", DELIVERY_TENANT),
+        SqlitePurger(path / "deliveries.sqlite3", DELIVERY_TENANT, DELIVERY_DEVICE),
     ]
 
 

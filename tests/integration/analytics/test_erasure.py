@@ -5,10 +5,12 @@ directory; the other tenant is intact."""
 from __future__ import annotations
 
 import struct
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from smdh.application.delivery import Delivery
 from smdh.application.lifecycle import read_parquet
 from smdh.domain.telemetry import DeadLetter, DeviceSample
 from smdh.domain.tenancy.tenant import RetentionPolicy
@@ -18,6 +20,7 @@ pytestmark = pytest.mark.integration
 DAY = 86_400
 VALUE = 4321.987654321  # distinctive: appears only in the erased tenant's data
 KEPT_VALUE = 1234.5678901
+NOW = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 
 
 def _patterns(*texts: str, value: float) -> dict[str, bytes]:
@@ -113,11 +116,26 @@ def test_the_other_tenant_is_intact_and_readable(data_dir: DataDir) -> None:
     assert telemetry.query_range("keeper", "kp-lathe-3", 1e9, 1e9 + 1)
 
 
+def _delivery(tenant: str, device: str) -> Delivery:
+    """A notification row about the device's alert, as the dispatcher records it."""
+    alert_id = f"hot:{device}:1"
+    return Delivery(
+        idempotency_key=f"alert:{tenant}:{alert_id}:1:webhook:https://hooks.example.com/x",
+        tenant_id=tenant, alert_id=alert_id, event_type="AlertRaised", channel="webhook",
+        recipient="https://hooks.example.com/x", subject=f"[WARNING] hot on {device}",
+        body="hot", payload={"tenant_id": tenant, "device_id": device, "alert_id": alert_id},
+        next_attempt_at=NOW, created_at=NOW,
+    )  # fmt: skip
+
+
 def test_erasing_one_device(data_dir: DataDir) -> None:
     seed(data_dir.container, "keeper", {"kp-lathe-3": "machine", "kp-mill-9": "machine"})
     _fill(data_dir, "keeper", "kp-lathe-3", KEPT_VALUE)
     _fill(data_dir, "keeper", "kp-mill-9", VALUE)
+    deliveries = data_dir.container.delivery_log()
+    deliveries.record([_delivery("keeper", "kp-lathe-3"), _delivery("keeper", "kp-mill-9")])
     report = data_dir.eraser().erase_device("keeper", "kp-mill-9")
+    assert [d.alert_id for d in deliveries.list("keeper")] == ["hot:kp-lathe-3:1"]
     assert report.archives > 0
     telemetry = data_dir.container.telemetry_store()
     assert telemetry.query_range("keeper", "kp-mill-9", 0, 2e9) == []

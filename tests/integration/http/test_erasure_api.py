@@ -15,6 +15,7 @@ from smdh.application import commands as c
 from smdh.domain.shared.ids import DeviceId, SiteId, TenantId
 from smdh.domain.telemetry import DeviceSample
 from smdh.entrypoints.container import Container, build_container
+from tests.integration.alerts.seeding import seed_rule_and_alert
 from tests.integration.http.conftest import (
     GENEROUS,
     ROOT,
@@ -152,8 +153,48 @@ def test_erasing_a_device_removes_its_readings_and_nothing_else(erasable: Erasab
     assert _readings(e, "globex-m1", e.b.tokens["viewer"]) == kept_b
 
 
+def _alert_ids(e: Erasable, token: str, query: str = "") -> set[str]:
+    reply = e.client.get(f"/v1/alerts{query}", token=token)
+    assert reply.status == 200, reply.text
+    return {item["alert_id"] for item in reply.json()["items"]}
+
+
+def test_erasing_a_device_drops_its_alerts_from_the_running_hub(erasable: Erasable) -> None:
+    """The alert board lives in memory: the device's alerts leave it with their events,
+    not at the next restart."""
+    e, admin, viewer = erasable, erasable.a.tokens["admin"], erasable.a.tokens["viewer"]
+    _add_device(e.container, e.a, "acme-m3")
+    erased = seed_rule_and_alert(e.container, "acme", "m3-hot", "acme-m3")
+    kept = seed_rule_and_alert(e.container, "acme", "m1-hot", "acme-m1")
+    acked = e.client.post(f"/v1/alerts/{erased}/acknowledge", {"note": "on it"}, token=admin)
+    assert acked.status == 200, acked.text
+    assert {erased, kept} <= _alert_ids(e, viewer)
+    assert _alert_ids(e, viewer, "?device_id=acme-m3") == {erased}
+
+    reply = _erase_device(e, "acme-m3", admin, {"confirm": "acme-m3"})
+
+    assert reply.status == 200, reply.text
+    listed = _alert_ids(e, viewer)
+    assert erased not in listed and kept in listed
+    assert _alert_ids(e, viewer, "?device_id=acme-m3") == set()
+    assert _alert_ids(e, viewer, "?state=acknowledged") & {erased} == set()
+    assert_problem(e.client.get(f"/v1/alerts/{erased}", token=viewer), 404, "not-found")
+    assert_problem(e.client.get(f"/v1/alerts/{erased}/history", token=viewer), 404)
+    assert e.client.get(f"/v1/alerts/{kept}", token=viewer).status == 200
+    board = e.container.alerting_service().board
+    assert board.list("acme", device_id="acme-m3") == []
+    assert board.latest_episode("acme", "m3-hot", "acme-m3") == 0
+    # the store keeps none of its events either, the acknowledgement included, so a restart
+    # cannot bring the alert back and the device registered again starts at episode 1
+    stored = e.container.event_store().read_all(limit=100_000)
+    assert [s.event for s in stored if "acme-m3" in s.event.aggregate_id] == []
+    assert e.container.event_store().load(f"alert:acme:{kept}")
+
+
 def test_the_operator_erases_a_tenant(erasable: Erasable) -> None:
     e = erasable
+    seed_rule_and_alert(e.container, "initech", "initech-hot", "initech-m1")
+    assert _alert_ids(e, e.c.tokens["viewer"]) == {"initech-hot:initech-m1:1"}
     kept_a = _readings(e, "acme-m1", e.a.tokens["viewer"])
     reply = e.client.post("/v1/tenants/initech/erasure", {"confirm": "initech"}, token=e.operator)
     assert reply.status == 200, reply.text
@@ -171,6 +212,8 @@ def test_the_operator_erases_a_tenant(erasable: Erasable) -> None:
     shown = e.client.get("/v1/tenants/initech", token=e.operator).json()
     assert (shown["status"], shown["name"]) == ("erased", "")  # until a restart forgets it
     assert _readings(e, "acme-m1", e.a.tokens["viewer"]) == kept_a
+    # the running hub's alert board forgot the tenant's alerts with their events
+    assert e.container.alerting_service().board.list("initech") == []
     # the operator may also erase one device, naming its tenant
     reply = _erase_device(e, "globex-m1", e.operator, {"confirm": "globex-m1"}, "?tenant=globex")
     assert reply.status == 200, reply.text

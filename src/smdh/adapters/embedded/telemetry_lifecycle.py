@@ -197,12 +197,18 @@ class SqlitePurger:
 
 # The statements for the other embedded files (tables as their stores create them).
 EVENT_TENANT = (
-    "DELETE FROM events WHERE tenant_id = ?1 OR aggregate_id = 'tenant:' || ?1"
-    " OR aggregate_id LIKE '%:' || ?1 || ':%' ESCAPE '\\'",
+    # every event row carries its tenant; nothing is matched by the shape of an id, which
+    # another tenant's ids may share (device ids may contain ':')
+    "DELETE FROM events WHERE tenant_id = ?1 OR aggregate_id = 'tenant:' || ?1",
 )
+# A device's event streams go whole: its own, and every stream one of whose events names it
+# as ``device_id`` (its alerts, whose later events such as an acknowledgement do not name
+# the device, and rules scoped to it). Matched on the key and the exact value, never on the
+# id alone, which other events may contain as a site, a sensor type or a state.
 EVENT_DEVICE = (
-    "DELETE FROM events WHERE tenant_id = ?1 AND (aggregate_id = 'device:' || ?1 || ':' || ?2"
-    " OR instr(data, '\"' || ?2 || '\"') > 0)",
+    "DELETE FROM events WHERE tenant_id = ?1 AND aggregate_id IN (SELECT aggregate_id FROM"
+    " events WHERE tenant_id = ?1 AND instr(data, '\"device_id\":\"' || ?2 || '\"') > 0)",
+    "DELETE FROM events WHERE tenant_id = ?1 AND aggregate_id = 'device:' || ?1 || ':' || ?2",
 )
 DEAD_LETTER_TENANT = (
     "DELETE FROM dead_letters WHERE tenant_id = ?1",
@@ -211,6 +217,9 @@ DEAD_LETTER_TENANT = (
 DEAD_LETTER_DEVICE = ("DELETE FROM dead_letters WHERE tenant_id = ?1 AND device_id = ?2",)
 CREDENTIAL_TENANT = ("DELETE FROM credentials WHERE tenant_id = ?1",)
 DELIVERY_TENANT = ("DELETE FROM deliveries WHERE tenant_id = ?1",)
+DELIVERY_DEVICE = (
+    "DELETE FROM deliveries WHERE tenant_id = ?1 AND json_extract(payload, '$.device_id') = ?2",
+)
 # alert_state.sqlite3 keys: "tenant|rule|device" (rule_state), "tenant|device" (last_seen);
 # '|' never occurs in an id, so a prefix and a suffix match exactly (no LIKE wildcards)
 _TENANT_KEY = "substr(key, 1, length(?1) + 1) = ?1 || '|'"
