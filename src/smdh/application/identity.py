@@ -1,8 +1,9 @@
 """Local sign-in: who is this person, and may they have a token?
 
 Membership and role come from the tenant directory (the event-sourced truth); only the
-password hash comes from the credential store. A removed member can no longer sign in even
-if a hash is left behind, and a suspended tenant's users cannot sign in.
+password hash comes from the credential store. A removed member's hash is deleted
+(``forget_removed_user``, data minimisation), and a removed member could not sign in even
+if one were left behind; a suspended tenant's users cannot sign in.
 """
 
 from __future__ import annotations
@@ -40,6 +41,19 @@ class IdentityService:
             raise NotFound(f"user {user_id} not found")
         self._credentials.set_password_hash(tenant_id, user_id, self._hash(password))
         return Principal.user(tenant_id, user_id, member.role)
+
+    def forget_removed_user(self, tenant_id: TenantId, user_id: UserId) -> bool:
+        """Deletes the password hash of a user who is no longer a member of the tenant (call
+        it once ``RemoveUser`` has been handled); False, deleting nothing, for a member.
+
+        A hash is kept per (tenant, user): it only ever opens that tenant, so it goes with
+        that membership, while the same user id's membership of another tenant and its own
+        hash there are untouched. A user invited back meanwhile keeps the new one.
+        """
+        if self._directory.user(tenant_id, user_id) is not None:
+            return False
+        self._credentials.delete(tenant_id, user_id)
+        return True
 
     def authenticate(self, tenant_id: str | None, username: str, password: str) -> Principal:
         stored = None

@@ -45,8 +45,10 @@ def test_invite_sign_in_change_role_remove(client: Client, world: World) -> None
 
     users = [u["user_id"] for u in client.get("/v1/users", token=admin).json()["items"]]
     assert "dave@acme.io" in users and "acme-admin" in users
+    assert world.container.credentials().password_hash("acme", "dave@acme.io") is not None
     assert client.request("DELETE", "/v1/users/dave@acme.io", token=admin).status == 204
     assert_problem(client.get("/v1/users/dave@acme.io", token=admin), 404, "not-found")
+    assert world.container.credentials().password_hash("acme", "dave@acme.io") is None
     assert_problem(client.request("DELETE", "/v1/users/dave@acme.io", token=admin), 404)
 
 
@@ -77,3 +79,34 @@ def test_non_admins_cannot_manage_users(client: Client, world: World) -> None:
         assert_problem(
             client.request("DELETE", f"/v1/users/{world.a.users['admin']}", token=token), 403
         )
+
+
+def _sign_in(client: Client, tenant: str, username: str, password: str) -> int:
+    body = {"tenant": tenant, "username": username, "password": password}
+    return client.post("/v1/auth/token", body).status
+
+
+def test_removing_a_user_deletes_its_password_hash_for_that_tenant_only(
+    client: Client, world: World
+) -> None:
+    """Data minimisation: the hash goes with the membership it opened. The same user id's
+    membership of another tenant keeps its own password; invited back, the removed user has
+    none until one is set (the old one opens nothing)."""
+    credentials = world.container.credentials()
+    a_admin, b_admin = world.a.tokens["admin"], world.b.tokens["admin"]
+    user = "frank@both.io"
+    for token, password in ((a_admin, "frank-at-acme-1"), (b_admin, "frank-at-globex-1")):
+        body = {"user_id": user, "email": user, "role": "viewer", "password": password}
+        assert client.post("/v1/users", body, token=token).status == 201
+    assert _sign_in(client, "acme", user, "frank-at-acme-1") == 200
+
+    assert client.request("DELETE", f"/v1/users/{user}", token=a_admin).status == 204
+
+    assert credentials.password_hash("acme", user) is None
+    assert credentials.password_hash("globex", user) is not None
+    assert _sign_in(client, "globex", user, "frank-at-globex-1") == 200
+    assert _sign_in(client, "acme", user, "frank-at-acme-1") == 401
+    again = {"user_id": user, "email": user, "role": "viewer"}
+    assert client.post("/v1/users", again, token=a_admin).status == 201
+    assert credentials.password_hash("acme", user) is None
+    assert _sign_in(client, "acme", user, "frank-at-acme-1") == 401

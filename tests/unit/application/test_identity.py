@@ -132,3 +132,44 @@ def test_operator_password_rules(identity: IdentityService) -> None:
         identity.set_operator_password("root", "short")
     with pytest.raises(ValidationError):
         identity.set_operator_password("../root", "long enough passphrase")
+
+
+def test_a_removed_members_password_hash_is_deleted(
+    container: Container, app: Application, identity: IdentityService, admin: Principal
+) -> None:
+    credentials = container.credentials()
+    assert credentials.password_hash("acme", "carol") is not None
+    app.execute(c.RemoveUser(principal=admin, tenant_id=ACME, user_id=UserId("carol")))
+    assert identity.forget_removed_user(ACME, UserId("carol"))
+    assert credentials.password_hash("acme", "carol") is None
+    assert credentials.password_hash("acme", "alice") is not None  # the others keep theirs
+    # invited back, carol has no password until one is set: the old one opens nothing
+    app.execute(c.InviteUser(principal=admin, tenant_id=ACME, user_id=UserId("carol"),
+                             email="carol@acme.example", role=Role.VIEWER))  # fmt: skip
+    with pytest.raises(AuthenticationFailed, match=SAME_MESSAGE):
+        identity.authenticate("acme", "carol", "carol's own passphrase")
+
+
+def test_a_member_keeps_its_password_hash(container: Container, identity: IdentityService) -> None:
+    assert not identity.forget_removed_user(ACME, UserId("alice"))
+    assert container.credentials().password_hash("acme", "alice") is not None
+    assert identity.authenticate("acme", "alice", PASSWORD).role is Role.ADMIN
+
+
+def test_a_member_of_another_tenant_keeps_its_password_there(
+    container: Container,
+    app: Application,
+    identity: IdentityService,
+    admin: Principal,
+    other_admin: Principal,
+) -> None:
+    app.execute(c.InviteUser(principal=other_admin, tenant_id=TenantId("globex"),
+                             user_id=UserId("carol"), email="carol@globex.example",
+                             role=Role.EDITOR))  # fmt: skip
+    identity.set_user_password(TenantId("globex"), UserId("carol"), "carol at globex pass")
+    app.execute(c.RemoveUser(principal=admin, tenant_id=ACME, user_id=UserId("carol")))
+    assert identity.forget_removed_user(ACME, UserId("carol"))
+    assert container.credentials().password_hash("acme", "carol") is None
+    assert container.credentials().password_hash("globex", "carol") is not None
+    carol = identity.authenticate("globex", "carol", "carol at globex pass")
+    assert carol == Principal.user("globex", "carol", Role.EDITOR)

@@ -88,6 +88,7 @@ def remove_user(ctx: RequestContext) -> ApiResponse:
             principal=p, tenant_id=tenant_id, user_id=user_id, expected_version=ctx.if_match
         )
     )
+    ctx.services.identity.forget_removed_user(tenant_id, user_id)  # its password hash too
     return ApiResponse(204, None, etag(version))
 
 
