@@ -31,7 +31,19 @@ Measured:
 
 The hub is stopped with SIGINT at the end and must exit 0.
 
+``--broker mosquitto`` puts Debian's ``mosquitto`` (2.0+) in front of the hub instead of the
+embedded broker: the benchmark starts it on a free loopback port with the configuration of
+``smdh.adapters.embedded.mosquitto.write_config`` (dynamic-security credentials of every
+device and of the hub's service user, the ACL file, ``max_inflight_messages`` 1,000 and
+``max_queued_messages`` at least 100,000 and at least the run's message count, so no QoS-1
+message is dropped), and the hub with ``--mqtt mqtt://smdh-service:...@127.0.0.1:PORT``
+(``MqttSource``, one subscriber connection). Devices then get their PUBACK from mosquitto on
+receipt, not after durability. mosquitto's RSS and CPU are sampled like the hub's (the hub's
+no longer include the broker), and its log is checked for dropped messages.
+
     .venv/bin/python benchmarks/bench_mqtt_end_to_end.py --devices 1500 --rate 1500 --seconds 60
+    .venv/bin/python benchmarks/bench_mqtt_end_to_end.py --broker mosquitto --devices 1500 \
+        --rate 1500 --seconds 60
 """
 
 from __future__ import annotations
@@ -45,7 +57,9 @@ import platform
 import random
 import re
 import resource
+import secrets
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -64,6 +78,7 @@ import paho.mqtt.client as mqtt
 import psutil  # type: ignore[import-untyped]  # no stubs in the venv
 from paho.mqtt.enums import CallbackAPIVersion
 
+from smdh.adapters.embedded import mosquitto
 from smdh.application import commands as c
 from smdh.application.principals import Principal
 from smdh.domain.tenancy.roles import Role
@@ -74,6 +89,7 @@ SITES = ("plant-a", "plant-b")
 OPERATOR = Principal.operator("bench")
 VIEWER_PASSWORD = "bench-viewer-password-1"  # noqa: S105 - a throwaway local user
 STATES = ("running", "running", "running", "idle", "offline")
+SERVICE_USER = "smdh-service"
 
 
 def free_port() -> int:
@@ -439,6 +455,13 @@ def metric_value(text: str, pattern: str) -> float:
     return float(found.group(1)) if found else 0.0
 
 
+def readings_handled(base: str) -> int:
+    """Readings the hub's pipeline has finished with, whatever the outcome."""
+    text = hub_metrics(base)
+    found = re.findall(r'^smdh_ingest_readings_total\{outcome="[^"]+"\} ([0-9.e+]+)$', text, re.M)
+    return int(sum(float(value) for value in found))
+
+
 async def login(base: str, users: int) -> list[str]:
     tokens = []
     async with aiohttp.ClientSession() as session:
@@ -480,14 +503,20 @@ async def stored_counts(
 
 
 def start_hub(
-    folder: str, http_port: int, mqtt_port: int, profile: str | None = None
+    folder: str,
+    http_port: int,
+    mqtt_port: int,
+    profile: str | None = None,
+    external_url: str | None = None,
 ) -> subprocess.Popen[bytes]:
+    """The hub with its embedded broker on ``mqtt_port``, or subscribed to ``external_url``."""
     log = Path(folder) / "hub.out"
     profiler = ["-m", "cProfile", "-o", profile] if profile else []
+    broker = ["--mqtt", external_url] if external_url else [
+        "--mqtt-listen", f"127.0.0.1:{mqtt_port}"]  # fmt: skip
     command = [
         sys.executable, *profiler, "-m", "smdh.entrypoints.cli", "--data-dir", folder,
-        "serve", "--demo", "--no-simulator", "--http", f"127.0.0.1:{http_port}",
-        "--mqtt-listen", f"127.0.0.1:{mqtt_port}",
+        "serve", "--demo", "--no-simulator", "--http", f"127.0.0.1:{http_port}", *broker,
     ]  # fmt: skip
     with log.open("wb") as out:
         return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603 - our interpreter, fixed argv
@@ -522,6 +551,31 @@ def stop_hub(hub: subprocess.Popen[bytes], timeout: float = 60) -> tuple[int, fl
     return hub.returncode, time.monotonic() - began
 
 
+def start_external_broker(
+    folder: str, fleet: list[tuple[str, str, str]], port: int, total: int
+) -> tuple[subprocess.Popen[bytes], str]:
+    """mosquitto on ``port`` knowing every device and the service user; (process, hub URL)."""
+    binary = shutil.which("mosquitto") or shutil.which("/usr/sbin/mosquitto")
+    if binary is None:
+        raise RuntimeError("mosquitto is not installed (apt-get install mosquitto)")
+    service_password = secrets.token_urlsafe(24)
+    users = [(username, secret) for _, username, secret in fleet]
+    config = mosquitto.write_config(
+        Path(folder) / "mosquitto",
+        port,
+        service_username=SERVICE_USER,
+        users=[*users, (SERVICE_USER, service_password)],
+        max_queued_messages=max(100_000, total),  # the whole run may queue: nothing dropped
+    )
+    process = mosquitto.start_mosquitto(config, port, binary=binary)
+    return process, f"mqtt://{SERVICE_USER}:{service_password}@127.0.0.1:{port}"
+
+
+def broker_log(folder: str) -> str:
+    path = Path(folder) / "mosquitto" / "mosquitto.log"
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
 # --- main -------------------------------------------------------------------------------
 
 
@@ -544,8 +598,17 @@ class Figures:
     counts: dict[str, int] = field(default_factory=dict)
     hub_cpu: float = 0.0
     own_cpu: float = 0.0
+    broker_idle_rss: int = 0  # external broker (mosquitto) only, from here on
+    broker_connected_rss: int = 0
+    broker_peak_rss: int = 0
+    broker_cpu: float = 0.0
+    broker_exit: int | None = None
+    broker_drops: list[str] = field(default_factory=list)
     exit_code: int | None = None
     exit_s: float = 0.0
+    cpu_window: float = 0.0  # what the CPU figures are a share of: the span, or until drained
+    timeline: list[tuple[float, int]] = field(default_factory=list)  # (s, readings handled)
+    drained_s: float | None = None  # after the last publish, when every message was handled
 
 
 def machine_line() -> str:
@@ -597,6 +660,7 @@ def drive(
     mqtt_port: int,
     sampler: RssSampler,
     figures: Figures,
+    broker_sampler: RssSampler | None = None,
 ) -> None:
     """Connect the fleet, publish for the run, wait for the acknowledgements, count."""
     tokens = asyncio.run(login(base, args.viewers))
@@ -612,6 +676,8 @@ def drive(
             if publisher.errors:
                 raise RuntimeError(f"publisher: {publisher.errors[0]}")
         figures.connected_rss = sampler.sample()
+        if broker_sampler is not None:
+            figures.broker_connected_rss = broker_sampler.sample()
         print(
             f"{sum(p.connected for p in publishers):,} MQTT clients connected in "
             f"{time.monotonic() - began:.1f} s",
@@ -619,20 +685,13 @@ def drive(
         )
         hub_process = psutil.Process(hub.pid)
         cpu_before = hub_process.cpu_times()
+        broker_before = broker_sampler.process.cpu_times() if broker_sampler else None
         own_before = resource.getrusage(resource.RUSAGE_SELF)
-        start, epoch_start = time.monotonic() + 0.5, time.time() + 0.5
-        for publisher in publishers:
-            publisher.t0 = start
-            publisher.go.set()
-        time.sleep(max(0.0, start + args.seconds - time.monotonic()))
-        deadline = time.monotonic() + 30  # then wait for the last PUBACKs
-        while time.monotonic() < deadline and (
-            sum(p.published for p in publishers) < figures.total
-            or any(p.in_flight for p in publishers)
-        ):
-            time.sleep(0.05)
-        figures.span = max(p.last_publish for p in publishers) - start
+        epoch_start = publish(args, publishers, base, figures, external=broker_sampler is not None)
         cpu_after = hub_process.cpu_times()
+        if broker_sampler is not None and broker_before is not None:
+            broker_after = broker_sampler.process.cpu_times()
+            figures.broker_cpu = sum(broker_after[:2]) - sum(broker_before[:2])
         own_after = resource.getrusage(resource.RUSAGE_SELF)
         figures.hub_cpu = sum(cpu_after[:2]) - sum(cpu_before[:2])
         figures.own_cpu = (own_after.ru_utime + own_after.ru_stime) - (
@@ -658,6 +717,58 @@ def drive(
     )
 
 
+def publish(
+    args: argparse.Namespace,
+    publishers: list[Publisher],
+    base: str,
+    figures: Figures,
+    *,
+    external: bool,
+) -> float:
+    """Let the publishers go, wait for the last PUBACKs (and, with an external broker, for
+    the hub to handle what the broker acknowledged); the epoch time of the start."""
+    start, epoch_start = time.monotonic() + 0.5, time.time() + 0.5
+    for publisher in publishers:
+        publisher.t0 = start
+        publisher.go.set()
+    if not external:
+        time.sleep(max(0.0, start + args.seconds - time.monotonic()))
+    else:  # the broker's PUBACKs say nothing about the hub: follow its progress
+        while (left := start + args.seconds - time.monotonic()) > 0:
+            time.sleep(min(5.0, left))
+            figures.timeline.append((time.monotonic() - start, readings_handled(base)))
+    deadline = time.monotonic() + 30  # then wait for the last PUBACKs
+    while time.monotonic() < deadline and (
+        sum(p.published for p in publishers) < figures.total or any(p.in_flight for p in publishers)
+    ):
+        time.sleep(0.05)
+    figures.span = max(p.last_publish for p in publishers) - start
+    figures.cpu_window = figures.span
+    if external:
+        drain(args, base, start, sum(p.published for p in publishers), figures)
+    return epoch_start
+
+
+def drain(
+    args: argparse.Namespace, base: str, start: float, published: int, figures: Figures
+) -> None:
+    """External broker: wait (up to ``--drain-s``) until the hub has handled every message."""
+    deadline = time.monotonic() + args.drain_s
+    while True:
+        handled = readings_handled(base)
+        now = time.monotonic()
+        if handled >= published or now > deadline:
+            break
+        if not figures.timeline or now - start >= figures.timeline[-1][0] + 5:
+            figures.timeline.append((now - start, handled))
+        time.sleep(0.2)
+    if not figures.timeline or figures.timeline[-1][1] != handled:
+        figures.timeline.append((now - start, handled))
+    figures.cpu_window = max(figures.span, now - start)
+    if handled >= published:
+        figures.drained_s = now - start - figures.span
+
+
 def by_window(times: list[float], latencies: list[float], span: float, parts: int = 6) -> str:
     """p99 of the latencies of messages published in each of ``parts`` equal windows, so a
     start-up transient shows apart from the steady state."""
@@ -679,12 +790,14 @@ def report(args: argparse.Namespace, f: Figures) -> None:
     b50, batches = histogram_quantile(f.metrics, "smdh_ingest_batch_seconds", 0.5)
     b99, _ = histogram_quantile(f.metrics, "smdh_ingest_batch_seconds", 0.99)
     mib = 2**20
+    external = args.broker != "embedded"
+    acked = "broker receipt, not durable" if external else "durable"
     print(
         f"published {f.published:,} of {f.total:,} messages (QoS 1, 1 sample each) in "
         f"{f.span:.1f} s: {f.published / f.span:,.0f} msg/s from {args.devices:,} clients; "
         f"publish failures {f.failed}"
     )
-    print(f"acknowledged (PUBACK) {len(f.acks):,}; publish -> PUBACK (durable): {ms(f.acks)}")
+    print(f"acknowledged (PUBACK) {len(f.acks):,}; publish -> PUBACK ({acked}): {ms(f.acks)}")
     print(f"  by publish time: {by_window(f.ack_times, f.acks, f.span)}")
     print(
         f"publish -> queryable (GET /latest, every {args.sample_every}th message, polled "
@@ -703,14 +816,72 @@ def report(args: argparse.Namespace, f: Figures) -> None:
     print(
         f"hub peak RSS {f.peak_rss / mib:.0f} MiB (idle {f.idle_rss / mib:.0f} MiB, "
         f"clients connected {f.connected_rss / mib:.0f} MiB); hub CPU "
-        f"{f.hub_cpu / f.span * 100:.0f} % of one core, benchmark process CPU "
-        f"{f.own_cpu / f.span * 100:.0f} % of one core"
+        f"{f.hub_cpu / f.cpu_window * 100:.0f} % of one core, benchmark process CPU "
+        f"{f.own_cpu / f.cpu_window * 100:.0f} % of one core"
+        + (f" (over {f.cpu_window:.1f} s, until drained)" if f.cpu_window > f.span + 0.5 else "")
     )
+    if external:
+        drained = (
+            f"{f.drained_s:.1f} s after the last publish"
+            if f.drained_s is not None
+            else f"NOT within {args.drain_s:g} s after the last publish"
+        )
+        print(f"hub handled every published message: {drained}")
+        print(
+            "  readings handled by the hub since the start: "
+            + ", ".join(f"{at:.0f} s {count:,}" for at, count in f.timeline)
+        )
+        print(
+            f"mosquitto peak RSS {f.broker_peak_rss / mib:.1f} MiB (idle "
+            f"{f.broker_idle_rss / mib:.1f} MiB, clients connected "
+            f"{f.broker_connected_rss / mib:.1f} MiB); mosquitto CPU "
+            f"{f.broker_cpu / f.cpu_window * 100:.0f} % of one core; hub + mosquitto peak RSS "
+            f"{(f.peak_rss + f.broker_peak_rss) / mib:.0f} MiB (sum of the two peaks)"
+        )
+        drops = "; ".join(f.broker_drops[:3]) if f.broker_drops else "none"
+        print(f"mosquitto log lines about dropped messages: {len(f.broker_drops)} ({drops})")
     print(f"hub stopped with SIGINT: exit code {f.exit_code} after {f.exit_s:.1f} s")
+    if external:
+        print(f"mosquitto stopped with SIGTERM: exit code {f.broker_exit}")
+
+
+def run_hub(
+    args: argparse.Namespace,
+    folder: str,
+    fleet: list[tuple[str, str, str]],
+    ports: tuple[int, int],  # (HTTP, MQTT)
+    figures: Figures,
+    broker_sampler: RssSampler | None,
+    external_url: str | None,
+) -> None:
+    """Start the hub, drive the run against it, stop it with SIGINT."""
+    http_port, mqtt_port = ports
+    hub = start_hub(folder, http_port, mqtt_port, args.profile_hub, external_url)
+    sampler: RssSampler | None = None
+    try:
+        began = time.monotonic()
+        wait_ready(hub, folder)
+        print(f"hub ready in {time.monotonic() - began:.1f} s (pid {hub.pid})", flush=True)
+        sampler = RssSampler(hub.pid)
+        figures.idle_rss = sampler.sample()
+        sampler.start()
+        base = f"http://127.0.0.1:{http_port}"
+        drive(args, hub, fleet, base, mqtt_port, sampler, figures, broker_sampler)
+    finally:
+        figures.exit_code, figures.exit_s = stop_hub(hub)
+        if sampler is not None:
+            sampler.stopped.set()
+            figures.peak_rss = sampler.peak
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else "")
+    parser.add_argument("--broker", choices=("embedded", "mosquitto"), default="embedded",
+                        help="the hub's embedded amqtt broker, or an external mosquitto "
+                        "(serve --mqtt URL)")  # fmt: skip
+    parser.add_argument("--drain-s", type=float, default=120.0,
+                        help="mosquitto: how long to wait after the run for the hub to handle "
+                        "what the broker acknowledged")  # fmt: skip
     parser.add_argument("--devices", type=int, default=1500)
     parser.add_argument("--rate", type=float, default=1500.0, help="messages/s in total")
     parser.add_argument("--seconds", type=float, default=60.0)
@@ -737,22 +908,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             flush=True,
         )
         http_port, mqtt_port = free_port(), free_port()
-        base = f"http://127.0.0.1:{http_port}"
-        hub = start_hub(folder, http_port, mqtt_port, args.profile_hub)
-        sampler: RssSampler | None = None
+        broker: subprocess.Popen[bytes] | None = None
+        broker_sampler: RssSampler | None = None
         try:
-            began = time.monotonic()
-            wait_ready(hub, folder)
-            print(f"hub ready in {time.monotonic() - began:.1f} s (pid {hub.pid})", flush=True)
-            sampler = RssSampler(hub.pid)
-            figures.idle_rss = sampler.sample()
-            sampler.start()
-            drive(args, hub, fleet, base, mqtt_port, sampler, figures)
+            external_url = None
+            if args.broker == "mosquitto":
+                broker, external_url = start_external_broker(
+                    folder, fleet, mqtt_port, figures.total
+                )
+                broker_sampler = RssSampler(broker.pid)
+                figures.broker_idle_rss = broker_sampler.sample()
+                broker_sampler.start()
+                print(f"mosquitto listening on 127.0.0.1:{mqtt_port} (pid {broker.pid})")
+            run_hub(
+                args, folder, fleet, (http_port, mqtt_port), figures, broker_sampler, external_url
+            )
         finally:
-            figures.exit_code, figures.exit_s = stop_hub(hub)
-            if sampler is not None:
-                sampler.stopped.set()
-                figures.peak_rss = sampler.peak
+            if broker is not None:
+                mosquitto.stop_mosquitto(broker)
+                figures.broker_exit = broker.returncode
+            if broker_sampler is not None:
+                broker_sampler.stopped.set()
+                figures.broker_peak_rss = broker_sampler.peak
+        if broker is not None:
+            figures.broker_drops = [
+                line for line in broker_log(folder).splitlines() if "dropp" in line.lower()
+            ]
         report(args, figures)
         if figures.exit_code != 0:
             print(hub_output(folder))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -99,6 +100,9 @@ class MqttSource:
         self._endpoint = MqttEndpoint.parse(url)
         self._client_id = self._endpoint.client_id or client_id
         self.batcher = MicroBatcher(handler, capacity=capacity, max_batch=max_batch)
+        # the buffer's room as the paho thread sees it: taken before a hand-over, given back
+        # when the message is settled, so that thread blocks only when the buffer is full
+        self._room = threading.BoundedSemaphore(capacity)
         self._keepalive_s = keepalive_s
         self._backoff = (reconnect_min_s, reconnect_max_s)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -109,6 +113,7 @@ class MqttSource:
         self._subscribed = asyncio.Event()
         self._lost = asyncio.Event()
         self._handler_failed = False
+        self._admitting: set[asyncio.Future[None]] = set()
         self.sessions = 0  # connections that reached "subscribed", for tests and metrics
 
     @property
@@ -272,16 +277,34 @@ class MqttSource:
         self._hand_over(item, settle, generation)
 
     def _hand_over(self, item: MqttMessage, settle: Settle, generation: int) -> None:
-        """Block this (paho) thread until the buffer takes the message: back-pressure."""
+        """Queue the message for the event loop; block this (paho) thread, which then stops
+        reading the socket, only while the buffer is full: back-pressure.
+
+        Room is reserved here, so the hand-over itself never waits for the loop (waiting
+        for it once per message capped the intake near the arrival rate, and a backlog
+        after a pause drained slowly)."""
         loop = self._loop
         if loop is None or loop.is_closed():
             return
-        future = asyncio.run_coroutine_threadsafe(self.batcher.put(item, settle), loop)
-        while True:
-            try:
-                future.result(timeout=0.25)
-                return
-            except TimeoutError:  # concurrent.futures' is the builtin since 3.11
-                if self._stopping or generation != self._generation:
-                    future.cancel()  # left unacknowledged: the broker keeps it
-                    return
+        while not self._room.acquire(timeout=0.25):
+            if self._stopping or generation != self._generation:
+                return  # left unacknowledged: the broker keeps it
+
+        def settle_and_free(outcome: BaseException | None) -> None:
+            self._room.release()
+            settle(outcome)
+
+        try:
+            loop.call_soon_threadsafe(self._admit, item, settle_and_free)
+        except RuntimeError:  # the loop closed meanwhile: unacknowledged, the broker keeps it
+            self._room.release()
+
+    def _admit(self, item: MqttMessage, settle: Settle) -> None:
+        """On the loop: the reserved room makes ``put_nowait`` succeed (nothing else puts
+        into this buffer); should it not, wait for room like any producer."""
+        try:
+            self.batcher.put_nowait(item, settle)
+        except asyncio.QueueFull:
+            task = asyncio.ensure_future(self.batcher.put(item, settle))
+            self._admitting.add(task)
+            task.add_done_callback(self._admitting.discard)
