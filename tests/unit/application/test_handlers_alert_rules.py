@@ -127,6 +127,15 @@ def test_invalid_definitions_are_validation_failures(
     assert rule_version(app) == 0
 
 
+def test_a_rule_id_cannot_contain_the_alert_id_separator(
+    app: Application, editor: Principal, failure: Fail
+) -> None:
+    # rule "hot:press" on device "1" and rule "hot" on device "press:1" would share the
+    # alert id "hot:press:1:<episode>"
+    failure(app.handle(define(editor, rule_id=RuleId("hot:press"))), ValidationError, "':'")
+    assert rule_version(app, "hot:press") == 0
+
+
 def test_duplicate_rule_id(app: Application, editor: Principal, failure: Fail) -> None:
     app.execute(define(editor))
     failure(app.handle(define(editor, threshold=1)), AlreadyExists, "alert rule hot already exists")

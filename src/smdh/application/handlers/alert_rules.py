@@ -75,6 +75,10 @@ def define_alert_rule(
     devices: DeviceRegistry,
 ) -> int:
     authorize_tenant(command.principal, command.tenant_id, Role.EDITOR)
+    if ":" in command.rule_id:
+        # ':' separates the parts of an alert id (rule:device:episode); device ids may
+        # contain it, so a rule id with one could name another rule's alerts
+        raise ValidationError(f"rule id {command.rule_id!r} cannot contain ':'")
     load_tenant(uow, command).ensure_active()
     if uow.exists(rule_aggregate_id(command.tenant_id, command.rule_id)):
         raise AlreadyExists(f"alert rule {command.rule_id} already exists")
