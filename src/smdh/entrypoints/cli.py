@@ -30,6 +30,8 @@ from smdh.entrypoints.container import Container, build_container
 from smdh.entrypoints.erase_command import add_erase_parser
 from smdh.entrypoints.export_command import add_export_parser
 from smdh.entrypoints.simulator.command import add_simulate_parser
+from smdh.entrypoints.tls import TlsSetupError, load_tls_files
+from smdh.entrypoints.tls_command import add_tls_cert_parser
 
 OPERATOR = Principal.operator("local-admin")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -198,18 +200,19 @@ def _log_to_file(container: Container) -> None:
 
 
 def serve(args: argparse.Namespace, container: Container) -> Any:
-    _log_to_file(container)
     from smdh.entrypoints.serve import HubOptions, parse_host_port, run_hub  # noqa: PLC0415
 
-    try:
+    try:  # every option is checked before anything starts (TlsSetupError is a ValueError)
         options = HubOptions(
             http=parse_host_port(args.http, 8080),
             mqtt_listen=parse_host_port(args.mqtt_listen, 1883),
             mqtt_url=args.mqtt,
             tune_gc=True,
+            tls=load_tls_files(args.tls_cert, args.tls_key),
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    _log_to_file(container)
     if args.demo:
         from smdh.entrypoints.demo_run import run_demo  # noqa: PLC0415
 
@@ -244,8 +247,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mqtt", default=None, help="external broker URL instead of the embedded one")
     p.add_argument("--seed", type=int, default=42, help="simulator seed (with --demo)")
     p.add_argument("--no-simulator", action="store_true", help="--demo without simulated devices")
+    p.add_argument(
+        "--tls-cert",
+        metavar="CERT.pem",
+        help="serve HTTPS and MQTT over TLS with this certificate (PEM, chain after it)",
+    )
+    p.add_argument("--tls-key", metavar="KEY.pem", help="the certificate's private key (PEM)")
     p.set_defaults(action=serve)
     add_simulate_parser(sub)
+    add_tls_cert_parser(sub)
     add_export_parser(sub)
     add_erase_parser(sub)
 
@@ -376,7 +386,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DomainError as error:
         print(f"error: {error.code}: {error}", file=sys.stderr)
         return 1
-    except UsageError as error:
+    except (UsageError, TlsSetupError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

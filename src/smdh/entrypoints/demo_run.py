@@ -13,12 +13,15 @@ from smdh.entrypoints.container import Container
 from smdh.entrypoints.demo import DEMO_ADMIN, DEMO_TENANT, ensure_demo, write_demo_file
 from smdh.entrypoints.serve import HubEndpoints, HubOptions, run_hub
 from smdh.entrypoints.summary import print_summary_forever
+from smdh.entrypoints.tls import TlsFiles
 
 # Demo tokens live longer than API tokens so the file stays useful for a working session.
 DEMO_TOKEN_TTL_S = 12 * 3600
 
 
-def prepare_demo(container: Container, endpoints: HubEndpoints) -> tuple[Path, dict[str, Any]]:
+def prepare_demo(
+    container: Container, endpoints: HubEndpoints, tls: TlsFiles | None = None
+) -> tuple[Path, dict[str, Any]]:
     application = container.application()
     application.refresh()
     data_dir = Path(container.config.data_dir())
@@ -38,6 +41,10 @@ def prepare_demo(container: Container, endpoints: HubEndpoints) -> tuple[Path, d
             "token": token.access_token,
         },
     )
+    if tls is not None:  # what scripts trust: right for a self-signed certificate
+        content["tls"] = {"ca_file": str(tls.cert.absolute())}
+    else:
+        content.pop("tls", None)
     write_demo_file(demo_file, content)
     return demo_file, content
 
@@ -49,7 +56,7 @@ async def run_demo(
     simulations: list[Any] = []
 
     async def started(endpoints: HubEndpoints) -> None:
-        demo_file, content = prepare_demo(container, endpoints)
+        demo_file, content = prepare_demo(container, endpoints, options.tls)
         print(f"SMDH {__version__} demo running")
         print(
             f"  HTTP API:       {endpoints.http_url}   (try {endpoints.http_url}/v1/openapi.json)"
@@ -57,12 +64,21 @@ async def run_demo(
         print(f"  MQTT broker:    {endpoints.mqtt_url}")
         print(f"  data directory: {container.config.data_dir()}")
         print(f"  credentials:    {demo_file}  (admin token, device passwords)")
+        if options.tls is not None:
+            print(f"  TLS:            clients trust {options.tls.cert}  (curl --cacert)")
         print(f"  tenant {DEMO_TENANT}: {len(content['devices'])} devices")
         print("Ctrl-C to stop.", flush=True)
         if simulate:
             simulation = _simulation(demo_file, endpoints, seed)
             simulations.append(simulation)
-            background.append(asyncio.create_task(simulation.run_async(), name="simulator"))
+            # paho's TLS handshake blocks its caller: on this loop it would wait for the
+            # broker on this same loop, so with TLS the simulator gets a thread of its own
+            run = (
+                asyncio.to_thread(simulation.run)
+                if endpoints.mqtt_url.startswith("mqtts:")
+                else simulation.run_async()
+            )
+            background.append(asyncio.create_task(run, name="simulator"))
         background.append(
             asyncio.create_task(
                 print_summary_forever(
@@ -90,8 +106,9 @@ async def run_demo(
 
 
 def _simulation(demo_file: Path, endpoints: HubEndpoints, seed: int) -> Any:
-    from smdh.entrypoints.simulator.command import load_device_file  # noqa: PLC0415
+    from smdh.entrypoints.simulator.command import load_device_file, local_url  # noqa: PLC0415
     from smdh.entrypoints.simulator.publisher import Simulation  # noqa: PLC0415
 
-    devices = load_device_file(demo_file).devices
-    return Simulation(devices, endpoints.mqtt_url, seed=seed)
+    device_file = load_device_file(demo_file)
+    url = local_url(endpoints.mqtt_url)
+    return Simulation(device_file.devices, url, seed=seed, tls_ca=device_file.ca_file)

@@ -29,6 +29,7 @@ from smdh.domain.shared.events import DomainEvent
 from smdh.domain.shared.ids import DeviceId, TenantId
 from smdh.domain.telemetry import DeadLetter, capped
 from smdh.entrypoints.container import Container
+from smdh.entrypoints.tls import TlsFiles
 
 log = logging.getLogger("smdh.mqtt")
 
@@ -48,10 +49,12 @@ class MqttIngress:
         *,
         listen: tuple[str, int] = ("127.0.0.1", 1883),
         external_url: str | None = None,
+        tls: TlsFiles | None = None,  # the embedded broker's (an external one has its own)
     ) -> None:
         self._container = container
         self._listen = listen
         self._external_url = external_url
+        self._tls = tls
         self._broker: EmbeddedBroker | None = None
         self._source: MqttSource | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -62,7 +65,8 @@ class MqttIngress:
         if self._external_url is not None:
             parts = urlsplit(self._external_url)
             return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], "", "", ""))
-        return f"mqtt://{self._listen[0]}:{self._listen[1]}"
+        scheme = "mqtts" if self._tls is not None else "mqtt"
+        return f"{scheme}://{self._listen[0]}:{self._listen[1]}"
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -80,6 +84,8 @@ class MqttIngress:
                 checks.authenticate,
                 checks.authorize_publish,
                 handler=self.handle,
+                certfile=self._tls.cert if self._tls is not None else None,
+                keyfile=self._tls.key if self._tls is not None else None,
             )
             await self._broker.start()
         application.bus.subscribe(DesiredConfigurationSet, self._on_desired)

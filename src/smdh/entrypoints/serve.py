@@ -3,12 +3,17 @@
 Start order: read models, HTTP (whose start-up starts the ingest worker), MQTT. Stop order
 is the reverse, so every message a source accepted is flushed to the store before the
 worker stops, and every file is closed.
+
+With ``HubOptions.tls`` both listeners speak TLS only (HTTPS, MQTT over TLS) with the same
+certificate; without it, a listener on an address other than loopback gets one warning at
+start-up: device passwords and access tokens would cross the network in clear text.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -20,6 +25,7 @@ from smdh.entrypoints import gc_tuning
 from smdh.entrypoints.container import Container
 from smdh.entrypoints.http.app import create_app
 from smdh.entrypoints.mqtt_ingress import MqttIngress
+from smdh.entrypoints.tls import TlsFiles, server_ssl_context
 
 log = logging.getLogger("smdh.serve")
 
@@ -45,12 +51,48 @@ class HubOptions:
     # process-wide garbage-collector settings (see gc_tuning): for the ``smdh serve``
     # process, not for a hub embedded in another program such as a test session
     tune_gc: bool = False
+    # HTTPS and MQTT over TLS on the hub's own listeners (checked by tls.load_tls_files)
+    tls: TlsFiles | None = None
 
 
 @attrs.frozen
 class HubEndpoints:
-    http_url: str
-    mqtt_url: str
+    http_url: str  # https:// with TLS
+    mqtt_url: str  # mqtts:// with TLS on the embedded broker
+
+
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach ``host`` (a name other than localhost: no)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def cleartext_warning(options: HubOptions) -> str | None:
+    """The start-up warning for listeners others can reach without TLS, or None."""
+    if options.tls is not None:
+        return None
+    exposed = [("HTTP", options.http)]
+    if options.mqtt_url is None:  # the embedded broker listens; an external one is not ours
+        exposed.append(("MQTT", options.mqtt_listen))
+    names = [f"{kind} on {host}:{port}" for kind, (host, port) in exposed if not is_loopback(host)]
+    if not names:
+        return None
+    return (
+        f"{' and '.join(names)} without TLS: device passwords and access tokens cross the "
+        "network in clear text. Start with --tls-cert CERT.pem --tls-key KEY.pem for HTTPS "
+        "and MQTT over TLS (a self-signed pair for trials: smdh tls-cert --out DIR --host "
+        "THIS-HOST), or bind to 127.0.0.1."
+    )
+
+
+def warn_if_cleartext(options: HubOptions) -> None:
+    message = cleartext_warning(options)
+    if message is not None:
+        log.warning("%s", message)
 
 
 StartedCallback = Callable[[HubEndpoints], Awaitable[None] | None]
@@ -98,17 +140,21 @@ async def run_hub(
     stop: asyncio.Event | None = None,
     on_stopping: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
+    warn_if_cleartext(options)
+    ssl_context = server_ssl_context(options.tls) if options.tls is not None else None
     container.application().refresh()
     # our own JSON access log replaces aiohttp's (access_log=None)
     runner = web.AppRunner(create_app(container), access_log=None)
     await runner.setup()
-    mqtt = MqttIngress(container, listen=options.mqtt_listen, external_url=options.mqtt_url)
+    mqtt = MqttIngress(
+        container, listen=options.mqtt_listen, external_url=options.mqtt_url, tls=options.tls
+    )
     refresher: asyncio.Task[None] | None = None
     retention: asyncio.Task[None] | None = None
     freezer: asyncio.Task[None] | None = None
     stop = stop or _stop_event()
     try:
-        site = web.TCPSite(runner, *options.http)
+        site = web.TCPSite(runner, *options.http, ssl_context=ssl_context)
         await site.start()
         await mqtt.start()
         refresher = asyncio.create_task(_refresh_forever(container))
@@ -120,7 +166,8 @@ async def run_hub(
         if options.tune_gc:
             gc_tuning.tune_for_server()
             freezer = asyncio.create_task(gc_tuning.keep_frozen())
-        endpoints = HubEndpoints(f"http://{options.http[0]}:{options.http[1]}", mqtt.url)
+        scheme = "https" if options.tls is not None else "http"
+        endpoints = HubEndpoints(f"{scheme}://{options.http[0]}:{options.http[1]}", mqtt.url)
         if on_started is not None:
             maybe = on_started(endpoints)
             if maybe is not None:

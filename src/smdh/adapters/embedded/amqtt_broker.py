@@ -13,14 +13,20 @@
    credentials, or a valid login using a client id whose session belongs to another
    username, is answered ``CONNACK 5`` (not authorized) and closed, and touches no session.
 
+With a TLS listener it also asks clients for no certificate: amqtt's context requests one
+(``CERT_OPTIONAL``) and would fail the handshake of a device that sends a certificate from
+a CA the host does not trust, although devices log in with username and password here.
+
 These are amqtt internals (``_initialize_client_session``,
-``_publish_retained_messages_for_subscription``); amqtt is pinned below 0.13 and the broker
-tests fail if an upgrade changes the behaviour.
+``_publish_retained_messages_for_subscription``, ``_create_ssl_context``); amqtt is pinned
+below 0.13 and the broker tests fail if an upgrade changes the behaviour.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -91,6 +97,13 @@ class CheckedBroker(Broker):  # type: ignore[misc]
         if await self._topic_filtering(session, subscription[0], Action.SUBSCRIBE):
             await super()._publish_retained_messages_for_subscription(subscription, session)
 
+    @staticmethod
+    def _create_ssl_context(listener: Any) -> ssl.SSLContext:
+        context: ssl.SSLContext = Broker._create_ssl_context(listener)
+        context.verify_mode = ssl.CERT_NONE  # see the module docstring
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        return context
+
     def _refusal(self, connect: Any) -> str | None:
         """Why this CONNECT may not touch its client id's session, or None."""
         username, password = connect.username, connect.password
@@ -116,7 +129,8 @@ class CheckedBroker(Broker):  # type: ignore[misc]
                 log.warning("MQTT CONNECT from %s:%s refused: %s", remote_address, remote_port,
                             refusal)  # fmt: skip
                 await ConnackPacket.build(0, NOT_AUTHORIZED).to_stream(writer)
-                await writer.close()
+                with contextlib.suppress(OSError):  # the client hung up first (TLS: a reset)
+                    await writer.close()
                 raise AMQTTError(refusal)
         replay = _ReplayReader(bytes(recording.seen), reader)
         return await super()._initialize_client_session(replay, writer, remote_address, remote_port)

@@ -27,6 +27,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -229,6 +230,7 @@ class EmbeddedBroker:
     With ``handler``, devices' telemetry, scans and reported configurations go straight to
     it in micro-batches (no client hop) and their PUBACKs wait for it; without, an
     ``MqttSource`` logged in as the service user (``service_url``) can subscribe instead.
+    With ``certfile`` and ``keyfile`` (PEM) the listener speaks MQTT over TLS only.
     """
 
     def __init__(
@@ -243,11 +245,16 @@ class EmbeddedBroker:
         service_password: str | None = None,
         capacity: int = 2000,
         max_batch: int = 500,
+        certfile: str | Path | None = None,
+        keyfile: str | Path | None = None,
     ) -> None:
         if ":" in service_username:
             raise ValueError("the service username must not look like a device (no ':')")
+        if (certfile is None) != (keyfile is None):
+            raise ValueError("TLS needs both certfile and keyfile")
         self.listen_host = listen_host
         self.listen_port = listen_port
+        self.certfile, self.keyfile = certfile, keyfile
         self.batcher = (
             MicroBatcher(handler, capacity=capacity, max_batch=max_batch) if handler else None
         )
@@ -262,21 +269,29 @@ class EmbeddedBroker:
         self._batcher_task: asyncio.Task[None] | None = None
 
     @property
+    def tls(self) -> bool:
+        return self.certfile is not None
+
+    @property
     def service_url(self) -> str:
-        """``mqtt://`` URL with the service credentials, for an ``MqttSource``."""
+        """``mqtt://`` (``mqtts://``) URL with the service credentials, for an ``MqttSource``."""
         user = quote(self._gate.service_username, safe="")
         password = quote(self._gate.service_password, safe="")
-        return f"mqtt://{user}:{password}@{self.listen_host}:{self.listen_port}"
+        scheme = "mqtts" if self.tls else "mqtt"
+        return f"{scheme}://{user}:{password}@{self.listen_host}:{self.listen_port}"
 
     async def start(self) -> None:
         plugins = {
             f"{__name__}.SmdhAuthPlugin": {"gate": self._gate},
             f"{__name__}.SmdhTopicPlugin": {"gate": self._gate},
         }
-        config = BrokerConfig(
-            listeners={"default": ListenerConfig(bind=f"{self.listen_host}:{self.listen_port}")},
-            plugins=plugins,
+        bind = f"{self.listen_host}:{self.listen_port}"
+        listener = (
+            ListenerConfig(bind=bind, ssl=True, certfile=self.certfile, keyfile=self.keyfile)
+            if self.tls
+            else ListenerConfig(bind=bind)
         )
+        config = BrokerConfig(listeners={"default": listener}, plugins=plugins)
         # One namespace for all instances: amqtt keeps the last manager per namespace.
         self._broker = CheckedBroker(
             config, plugin_namespace="smdh.embedded_broker", check_login=self._gate.login_ok

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from smdh.entrypoints.simulator import DEFAULT_MQTT_URL
@@ -28,6 +29,7 @@ class DeviceFile:
     devices: tuple[SimDevice, ...]
     mqtt: str | None = None
     http: str | None = None
+    ca_file: str | None = None  # "tls": {"ca_file"}: what to trust for mqtts:// and https://
 
 
 def utc_offset(timezone: str | None, at: float) -> float:
@@ -43,7 +45,8 @@ def utc_offset(timezone: str | None, at: float) -> float:
 
 def load_device_file(path: Path, default_timezone: str | None = None) -> DeviceFile:
     """The devices of a ``demo.json``-shaped file: ``{"mqtt", "http", "devices": [{"device_id",
-    "sensor_type", "username", "password", "site_id", optional "timezone"}]}``."""
+    "sensor_type", "username", "password", "site_id", optional "timezone"}], optional "tls":
+    {"ca_file"}}`` (a relative ``ca_file`` is relative to the file's folder)."""
     from smdh.entrypoints.simulator.publisher import SimDevice  # noqa: PLC0415 - see above
 
     try:
@@ -69,7 +72,24 @@ def load_device_file(path: Path, default_timezone: str | None = None) -> DeviceF
             f'{path}: expected {{"devices": [{{"device_id", "sensor_type", "username", '
             f'"password", "site_id"}}, ...]}} ({type(exc).__name__}: {exc})'
         ) from None
-    return DeviceFile(tuple(devices), mqtt=content.get("mqtt"), http=content.get("http"))
+    tls = content.get("tls")
+    ca_file = tls.get("ca_file") if isinstance(tls, dict) else None
+    if ca_file is not None:
+        ca_file = str(path.parent / str(ca_file))  # an absolute ca_file stays as it is
+    return DeviceFile(
+        tuple(devices), mqtt=content.get("mqtt"), http=content.get("http"), ca_file=ca_file
+    )
+
+
+def local_url(url: str) -> str:
+    """``url`` with a wildcard bind address (0.0.0.0, [::]), as a hub on every address
+    writes it into demo.json, replaced by loopback: somewhere to connect to, and a name a
+    certificate holds (``smdh tls-cert`` always puts 127.0.0.1 and ::1 in)."""
+    parts = urlsplit(url)
+    host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(parts.hostname or "")  # noqa: S104
+    if host is None:
+        return url
+    return urlunsplit(parts._replace(netloc=f"{host}:{parts.port}" if parts.port else host))
 
 
 def parse_start(text: str) -> float:
@@ -123,6 +143,12 @@ def add_simulate_parser(
         "--mqtt", metavar="URL", help=f"broker (default: the file's, or {DEFAULT_MQTT_URL})"
     )
     p.add_argument("--http", metavar="URL", help="hub for --transport http (default: the file's)")
+    p.add_argument(
+        "--tls-ca",
+        metavar="FILE",
+        help="CA certificate(s) to trust for mqtts:// and https:// URLs, e.g. the hub's "
+        "self-signed cert.pem (default: the file's tls.ca_file, else the system's CAs)",
+    )
     p.add_argument("--start", type=parse_start, help="simulated start: epoch seconds or ISO 8601")
     p.add_argument("--timezone", help="IANA zone for devices without one (work hours; default UTC)")
     p.add_argument("--type", action="append", dest="types", choices=MODEL_TYPES, metavar="TYPE")
@@ -159,10 +185,16 @@ def simulate(args: argparse.Namespace, _container: object = None) -> dict[str, o
     if not devices:
         raise _fail(f"no devices to simulate in {args.devices}")
     seed = args.seed if args.seed is not None else secrets.randbelow(1_000_000)
-    mqtt_url = args.mqtt or device_file.mqtt or DEFAULT_MQTT_URL
-    http_url = args.http or device_file.http
+    mqtt_url = local_url(args.mqtt or device_file.mqtt or DEFAULT_MQTT_URL)
+    http_url = local_url(args.http or device_file.http or "") or None
     if args.transport == "http" and not http_url:
         raise _fail('--transport http needs --http URL (or "http" in the device file)')
+    tls_ca = args.tls_ca or device_file.ca_file
+    if tls_ca is not None and not Path(tls_ca).is_file():
+        raise _fail(f"--tls-ca {tls_ca}: no such file")
+    target = http_url if args.transport == "http" else mqtt_url
+    if args.tls_ca and not str(target).startswith(("https://", "mqtts://", "ssl://")):
+        print(f"warning: --tls-ca is not used: {target} is not TLS", file=sys.stderr)
     try:
         simulation = Simulation(
             devices,
@@ -176,11 +208,11 @@ def simulate(args: argparse.Namespace, _container: object = None) -> dict[str, o
             http_url=http_url,
             start=args.start,
             progress_interval_s=args.progress_seconds,
+            tls_ca=tls_ca,
         )
     except ValueError as exc:
         raise _fail(str(exc)) from None
     start = simulation.start_time(time.time())  # (at speed 1: once devices are connected)
-    target = http_url if args.transport == "http" else mqtt_url
     print(
         f"simulating {len(devices)} devices -> {target}  seed {seed}  speed {args.speed:g}  "
         f"from {_iso(start)}  (Ctrl-C to stop)",

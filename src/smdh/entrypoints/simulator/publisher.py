@@ -4,6 +4,8 @@ One asyncio loop, one thread. MQTT: a paho client per device, with its own crede
 hub's broker lets a device publish only on its own topics), its socket watched by the loop;
 QoS 1 (published = acknowledged); reconnects with backoff (1 s doubling to 30 s), paho
 queueing up to ``BACKLOG_LIMIT`` messages a device. HTTP: ``POST {http}/v1/ingest``, Basic.
+TLS (``mqtts://``, ``https://``) trusts ``tls_ca`` if given (a hub's self-signed certificate),
+else the system's CAs; host names are checked either way.
 Simulated time never runs ahead of the clock (the hub rejects timestamps > 15 min ahead): at
 ``speed`` > 1 the run starts in the past (``duration * (speed - 1)``, or a day). Telemetry
 goes every ``batch_seconds`` of wall time (1 sample: an object, more: ``{"samples": [...]}``).
@@ -19,6 +21,7 @@ import logging
 import math
 import random
 import signal
+import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -104,7 +107,7 @@ class _Link:
         client.max_queued_messages_set(BACKLOG_LIMIT)
         client.connect_timeout = 5.0
         if owner.tls:
-            client.tls_set()
+            client.tls_set(ca_certs=owner.tls_ca)  # None: the system's CAs
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
@@ -161,11 +164,13 @@ class _Link:
 
 
 class MqttTransport:
-    def __init__(self, url: str, devices: Sequence[SimDevice], stats: Stats) -> None:
+    def __init__(
+        self, url: str, devices: Sequence[SimDevice], stats: Stats, tls_ca: str | None = None
+    ) -> None:
         parts = urlsplit(url if "://" in url else f"mqtt://{url}")
         if parts.scheme not in ("mqtt", "tcp", "mqtts", "ssl"):
             raise ValueError(f"unsupported MQTT URL {url!r}: use mqtt://HOST:PORT or mqtts://")
-        self.tls = parts.scheme in ("mqtts", "ssl")
+        self.tls, self.tls_ca = parts.scheme in ("mqtts", "ssl"), tls_ca
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or (8883 if self.tls else 1883)
         self.devices, self.stats, self.warn, self.closing = devices, stats, _Warnings(), False
@@ -213,15 +218,25 @@ def _basic(username: str, password: str) -> str:
 
 
 class HttpTransport:
-    def __init__(self, url: str, devices: Sequence[SimDevice], stats: Stats, limit: int = 16):
+    def __init__(
+        self,
+        url: str,
+        devices: Sequence[SimDevice],
+        stats: Stats,
+        limit: int = 16,
+        tls_ca: str | None = None,
+    ) -> None:
         self.url = url.rstrip("/") + "/v1/ingest"
+        self.tls_ca = tls_ca
         self.auth = [_basic(d.username, d.password) for d in devices]
         self.devices, self.stats, self.limit, self.warn = devices, stats, limit, _Warnings()
         self.tasks: set[asyncio.Task[None]] = set()
         self.session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        connector, timeout = aiohttp.TCPConnector(limit=self.limit), aiohttp.ClientTimeout(10)
+        trust = ssl.create_default_context(cafile=self.tls_ca) if self.tls_ca else True
+        connector = aiohttp.TCPConnector(limit=self.limit, ssl=trust)
+        timeout = aiohttp.ClientTimeout(10)
         self.session = aiohttp.ClientSession(connector=connector, timeout=timeout)
         self.stats.connected = len(self.devices)
 
@@ -285,6 +300,7 @@ class Simulation:
         start: float | None = None,
         progress_interval_s: float = 5.0,
         drain_timeout_s: float = 5.0,
+        tls_ca: str | None = None,
     ) -> None:
         if min(speed, batch_seconds, progress_interval_s) <= 0:
             raise ValueError("speed, batch_seconds and progress_interval_s must be positive")
@@ -295,6 +311,7 @@ class Simulation:
         self.seed, self.speed, self.batch_seconds = seed, speed, batch_seconds
         self.duration_s, self.start, self.on_progress = duration_s, start, on_progress
         self.progress_interval_s, self.drain_timeout_s = progress_interval_s, drain_timeout_s
+        self.tls_ca = tls_ca  # trusted for mqtts:// and https:// (None: the system's CAs)
         self.stats = Stats(devices=len(self.devices))
         self._stop_requested = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -328,9 +345,12 @@ class Simulation:
         ]
         transport: _Transport
         if self.transport == "http":
-            transport = HttpTransport(self.http_url or "", self.devices, self.stats)
+            transport = HttpTransport(
+                self.http_url or "", self.devices, self.stats, tls_ca=self.tls_ca
+            )
         else:
-            transport = MqttTransport(self.mqtt_url or DEFAULT_MQTT_URL, self.devices, self.stats)
+            url = self.mqtt_url or DEFAULT_MQTT_URL
+            transport = MqttTransport(url, self.devices, self.stats, tls_ca=self.tls_ca)
         signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
         for signum in signals:
             self._loop.add_signal_handler(signum, self.stop)
